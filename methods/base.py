@@ -1,0 +1,37 @@
+"""The interface every compression method implements."""
+from __future__ import annotations
+
+from torch import nn
+
+from bench.architecture import MLPSpec
+from bench.budget import count_stored_tensors
+
+
+class Method:
+    """How to build the compressed model for a budget, what it stores, and how it trains.
+
+    Subclasses implement `build`; the rest has defaults that fit methods whose stored
+    numbers are exactly their state dict's floating-point tensors.
+    """
+
+    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+        """A model of architecture `spec` storing at most `budget` numbers.
+
+        Anything random that is not stored (hashes, masks, projections) derives from `seed`,
+        so `build` with the same arguments followed by `load_state` rebuilds the model.
+        """
+        raise NotImplementedError
+
+    def fit(self, model: nn.Module, trainer, data):
+        """Train `model`; hooks (teacher loss, prune/retrain schedule) override this."""
+        return trainer.fit(model, data)
+
+    def export_state(self, model: nn.Module) -> dict:
+        """What the compressed checkpoint keeps: only numbers a seed cannot regenerate."""
+        return model.state_dict()
+
+    def load_state(self, model: nn.Module, state: dict) -> None:
+        model.load_state_dict(state)
+
+    def stored_params(self, model: nn.Module) -> int:
+        return count_stored_tensors(self.export_state(model))
