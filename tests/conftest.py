@@ -1,0 +1,42 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from bench.components import call_target
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_main(*overrides: str, output_root: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python main.py OVERRIDES` in a fresh process (Hydra keeps global state)."""
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline"}
+    done = subprocess.run([sys.executable, "main.py", f"output_root={output_root}", *overrides],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    if check and done.returncode != 0:
+        raise AssertionError(f"main.py failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def result_records(output_root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(Path(output_root).rglob("result.json"))]
+
+
+def method_node(name: str):
+    """The config node of `conf/method/NAME.yaml` (a `_global_` file nests it under `method`)."""
+    node = OmegaConf.load(REPO / "conf" / "method" / f"{name}.yaml")
+    return node.method if "method" in node else node
+
+
+def load_method(name: str):
+    return call_target(method_node(name))
+
+
+@pytest.fixture
+def tiny_run_args():
+    """Overrides for a run of a few seconds on real digits."""
+    return ["dataset=mnist5k_tiny", "train.epochs=3", "logger=none"]
