@@ -34,6 +34,9 @@ log = logging.getLogger("bench")
 def run(cfg: DictConfig, output_dir: Path) -> dict:
     ratio = parse_ratio(cfg.ratio)
     torch.manual_seed(cfg.seed)
+    # Same seed -> same result on CPU: without this, scatter-adds (e.g. the gradient of a
+    # hashed layer) sum in thread-dependent order. Warn-only where no such kernel exists.
+    torch.use_deterministic_algorithms(True, warn_only=True)
     data = call_target(cfg.dataset)
     spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
     method = call_target(cfg.method)
