@@ -17,16 +17,20 @@ from bench.files import write_atomically  # noqa: E402
 def plot_curve(cells: pd.DataFrame, paper: pd.DataFrame, title: str, path: Path) -> Path:
     """`cells`: one setup's cells. Incomplete cells (missing seeds) are drawn with open markers."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for label, line in cells.groupby("method_label", sort=True):
+    colors = {}
+    for (label, method), line in cells.groupby(["method_label", "method"], sort=True):
         line = line.sort_values("compression_factor")
         drawn = ax.errorbar(line["compression_factor"], line["test_error_mean_pct"],
-                            yerr=line["test_error_std_pct"].fillna(0), marker="o", capsize=3, label=label)
-        open_points = line[~line["complete"]]
-        ax.plot(open_points["compression_factor"], open_points["test_error_mean_pct"], "o", markersize=9,
-                markerfacecolor="white", markeredgecolor=drawn[0].get_color())
+                            yerr=line["test_error_std_pct"].fillna(0), capsize=3, label=label)
+        colors[method] = color = drawn[0].get_color()
+        done, partial = line[line["complete"]], line[~line["complete"]]
+        ax.plot(done["compression_factor"], done["test_error_mean_pct"], "o", color=color)
+        ax.plot(partial["compression_factor"], partial["test_error_mean_pct"], "o", markersize=8,
+                markerfacecolor="white", markeredgecolor=color)
     for method, points in paper.groupby("method"):
         factors = [float(1 / parse_ratio(r)) for r in points["ratio"]]
-        ax.plot(factors, points["test_error_pct"], "x", markersize=9, color="black", label=f"paper: {method}")
+        ax.plot(factors, points["test_error_pct"], "x", markersize=9, color=colors.get(method, "black"),
+                label=f"paper: {method}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("compression factor (1 / ratio, log2 axis)")
     ax.set_ylabel("test error (%)")
