@@ -40,7 +40,7 @@ class WandbLogger:
         self.step = 0
 
     def describe(self) -> dict:
-        return {"mode": self.run.settings.mode, "id": self.run.id, "dir": self.run.dir}
+        return {"mode": self.run.settings.mode, "id": self.run.id, "dir": self.run.dir, "group": self.run.group}
 
     def log_epoch(self, m: dict) -> None:
         self.step += 1  # one step per epoch across phases (e.g. prune and retrain)

@@ -25,7 +25,7 @@ TINY = ["logger=none", "dataset=mnist5k_tiny", "train.epochs=2", "model.hidden=[
 
 
 # One torch thread per process: the tests start several at once on small machines.
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_SILENT": "true"}
 
 
 def main_py(*overrides, output_root: Path) -> subprocess.CompletedProcess:
@@ -41,7 +41,8 @@ def records(output_root: Path) -> dict[str, dict]:
 
 
 def test_smoke_preset_multirun_with_the_parallel_launcher(tmp_path):
-    main_py("-m", "experiment=smoke", "method=dense,nn,hashednets", *TINY, "hydra/launcher=parallel",
+    tiny_with_wandb = [o for o in TINY if o != "logger=none"] + ["logger.mode=offline"]
+    main_py("-m", "experiment=smoke", "method=dense,nn,hashednets", *tiny_with_wandb, "hydra/launcher=parallel",
             "hydra.launcher.n_jobs=2", output_root=tmp_path)
     found = records(tmp_path)
     assert sorted(r["method"] for r in found.values()) == ["dense", "hashednets", "nn"]
@@ -50,6 +51,10 @@ def test_smoke_preset_multirun_with_the_parallel_launcher(tmp_path):
         assert rec["config_hash"] == run_dir  # each run in the directory of its own identity
         assert (tmp_path / "runs" / run_dir / "model.pt").is_file()
         assert "/multiruns/smoke_" in rec["launch_dir"]
+    # one wandb run per job, all in the sweep's group
+    wandb_runs = [r["loggers"]["wandb"] for r in found.values()]
+    assert len({w["id"] for w in wandb_runs}) == 3
+    assert {w["group"] for w in wandb_runs} == {Path(rec["launch_dir"]).parent.name}
     # the report of this sweep: the HTML page shows figures that exist
     written = leaderboard.write_report(list(found.values()), tmp_path / "report", section_builders=[])
     page = written["html"].read_text()
