@@ -40,7 +40,7 @@ def summary(cfg: DictConfig) -> dict:
     ratio = parse_ratio(cfg.ratio)
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
             "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
-            "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "hidden": list(cfg.model.hidden),
+            "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "hidden": [int(h) for h in cfg.model.hidden],
             "seed": cfg.seed, "epochs_budget": cfg.train.epochs}
 
 
