@@ -27,8 +27,6 @@ from reports.paper import load_reference, reference_for
 from reports.records import compress_records, load_records
 from reports.tables import setup_tables
 
-log = logging.getLogger("bench")
-
 # A section builder gets every record (all tasks) and the output folder, writes its figures under
 # that folder, and returns sections: [{"title": str, "markdown": str, "figures": [Path, ...]}].
 # Each section is rendered into both leaderboard.md and index.html.

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 REFERENCE_FILE = Path(__file__).with_name("paper_reference.csv")
-KEYS = ["dataset", "model", "method", "ratio"]
 
 
 def load_reference(path: Path = REFERENCE_FILE) -> pd.DataFrame:
