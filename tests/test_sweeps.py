@@ -154,3 +154,13 @@ def test_inflation_keeps_the_stored_size_while_the_virtual_net_grows():
         widths.append(width)
     assert widths == [50, 100, 200, 400, 800]
     assert max(budgets) - min(budgets) <= 10  # differs only by the 10 output biases, which do not grow
+
+
+@pytest.mark.parametrize("launcher, target", [("parallel", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
+                                              ("slurm_local", "LocalLauncher"), ("ray_cluster", "RayLauncher")])
+def test_launcher_configs_compose(launcher, target):
+    if launcher == "ray_cluster":
+        pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="optional: requirements-ray.txt")
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(target)
