@@ -63,6 +63,13 @@ def test_smoke_preset_multirun_with_the_parallel_launcher(tmp_path):
         assert figure.is_file() and f'src="{figure.relative_to(tmp_path / "report").as_posix()}"' in page
 
 
+def test_curve_preset_sweeps_its_seven_ratios(tmp_path):
+    main_py("-m", "experiment=curve", "method=hashednets", *TINY, "train.epochs=1", output_root=tmp_path)
+    found = records(tmp_path).values()
+    assert sorted(r["compression_factor"] for r in found) == [1, 2, 4, 8, 16, 32, 64]
+    assert all(r["status"] == "complete" for r in found)
+
+
 def test_submitit_local_launcher(tmp_path):
     main_py("-m", "method=nn", *TINY, "hydra/launcher=slurm_local", output_root=tmp_path)
     (rec,) = records(tmp_path).values()
