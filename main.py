@@ -2,9 +2,11 @@
 
     python main.py method=hashednets ratio=1/8          # the defaults
     python main.py -m method=hashednets,nn ratio=1/8,1/64 seed=1,2,3
+    python main.py -m experiment=curve seed=1,2,3 hydra/launcher=parallel
 
 The flow (DESIGN.md): config -> data -> architecture -> compressed model for the budget ->
 fit, selecting the best validation epoch -> test once -> export -> result record -> loggers.
+Each run writes to its own `runs/<config hash>/`; a complete one is skipped (bench/resume.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from bench.architecture import mlp_spec
@@ -25,13 +28,29 @@ from bench.errors import UserError
 from bench.evaluate import error_rate
 from bench.export import export_compressed
 from bench.loggers import make_loggers
-from bench.record import config_hash, experiment_config, library_versions, write_result
+from bench.record import experiment_config, library_versions, write_result
+from bench.resume import claim_run_dir
 from bench.trainer import Trainer
 
 log = logging.getLogger("bench")
 
 
-def run(cfg: DictConfig, output_dir: Path) -> dict:
+def summary(cfg: DictConfig) -> dict:
+    """What names the experiment in its record, known before it starts (so failed runs show up too)."""
+    ratio = parse_ratio(cfg.ratio)
+    return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
+            "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
+            "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "hidden": [int(h) for h in cfg.model.hidden],
+            "seed": cfg.seed, "epochs_budget": cfg.train.epochs}
+
+
+def sweep_name() -> str | None:
+    """The sweep's directory name under multirun (groups its wandb runs), else None."""
+    hydra_cfg = HydraConfig.get()
+    return Path(hydra_cfg.sweep.dir).name if hydra_cfg.mode == RunMode.MULTIRUN else None
+
+
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     ratio = parse_ratio(cfg.ratio)
     torch.manual_seed(cfg.seed)
     # Same seed -> same result on CPU: without this, scatter-adds (e.g. the gradient of a
@@ -46,7 +65,8 @@ def run(cfg: DictConfig, output_dir: Path) -> dict:
     check.require_within(cfg.method.name)
 
     run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
-    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), run_name)
+    group = cfg.logger.get("group") or sweep_name()
+    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), run_name, group)
     trainer = Trainer.from_config(cfg.train, cfg.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
     fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
@@ -55,29 +75,19 @@ def run(cfg: DictConfig, output_dir: Path) -> dict:
 
     bytes_on_disk = export_compressed(output_dir / "model.pt", method, cfg.method, spec, budget, cfg.seed, model)
     record = {
+        **start_record,
         "status": "complete",
-        "method": cfg.method.name,
-        "ratio": str(ratio),
-        "ratio_value": float(ratio),
-        "compression_factor": float(1 / ratio),
         "dataset": data.name,
-        "dataset_requested": cfg.dataset.name,
         "dataset_notes": data.notes,
         "dataset_sizes": data.sizes(),
-        "model": cfg.model.name,
-        "hidden": list(spec.hidden),
-        "seed": cfg.seed,
         **check.as_record(),
         "bytes_on_disk": bytes_on_disk,
         "val_error": fit.best_val_error,
         "test_error": test_error,
         "best_epoch": fit.best_epoch,
         "epochs_run": fit.epochs_run,
-        "epochs_budget": cfg.train.epochs,
         "train_seconds": round(train_seconds, 3),
         "history": fit.history,
-        "config": experiment_config(cfg),
-        "config_hash": config_hash(cfg),
         "versions": library_versions(),
         "loggers": loggers.describe(),
     }
@@ -87,12 +97,19 @@ def run(cfg: DictConfig, output_dir: Path) -> dict:
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> float:
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
+def main(cfg: DictConfig) -> float | None:
     try:
-        return run(cfg, output_dir)["test_error"]
+        launch_dir = HydraConfig.get().runtime.output_dir  # Hydra's config and log of this attempt
+        slot = claim_run_dir(cfg, {**summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
+        if slot.skipped:
+            log.info("skipping %s: %s", slot.dir, slot.skip_reason)
+            return (slot.previous or {}).get("test_error")
+        with slot:  # a failure is recorded in result.json as `failed`; a killed run stays `running`
+            return run(cfg, slot.dir, slot.start_record)["test_error"]
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        if sweep_name():
+            raise  # in a sweep, Hydra records this job as failed and goes on with the others
         sys.exit(2)
 
 

@@ -29,18 +29,18 @@ class ConsoleLogger:
 class WandbLogger:
     """One wandb run per harness run: resolved config, per-epoch metrics, final figures in the summary."""
 
-    def __init__(self, logger_cfg, run_config: dict, output_dir: Path, run_name: str):
+    def __init__(self, logger_cfg, run_config: dict, output_dir: Path, run_name: str, group: str | None):
         import wandb
 
         self.run = wandb.init(
             mode=logger_cfg.mode, project=logger_cfg.project, entity=logger_cfg.entity,
-            group=logger_cfg.group, tags=list(logger_cfg.tags or []), name=run_name,
+            group=group, tags=list(logger_cfg.tags or []), name=run_name,
             dir=str(output_dir), config=run_config, reinit="create_new",
         )
         self.step = 0
 
     def describe(self) -> dict:
-        return {"mode": self.run.settings.mode, "id": self.run.id, "dir": self.run.dir}
+        return {"mode": self.run.settings.mode, "id": self.run.id, "dir": self.run.dir, "group": self.run.group}
 
     def log_epoch(self, m: dict) -> None:
         self.step += 1  # one step per epoch across phases (e.g. prune and retrain)
@@ -83,11 +83,12 @@ class Loggers:
         return {"wandb": wandb_runs[0] if wandb_runs else None, "errors": self.errors}
 
 
-def make_loggers(cfg, output_dir: Path, run_config: dict, run_name: str) -> Loggers:
+def make_loggers(cfg, output_dir: Path, run_config: dict, run_name: str, group: str | None = None) -> Loggers:
+    """`group`: the wandb group (e.g. the sweep), so a sweep's runs are shown together."""
     loggers = Loggers([ConsoleLogger()])
     if cfg.logger.name == "wandb":
         try:
-            loggers.loggers.append(WandbLogger(cfg.logger, run_config, output_dir, run_name))
+            loggers.loggers.append(WandbLogger(cfg.logger, run_config, output_dir, run_name, group))
         except Exception as err:
             loggers.errors.append(f"wandb.init failed: {err}")
             log.warning("wandb.init failed (%s); continuing with console logging only", err)

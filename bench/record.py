@@ -7,20 +7,33 @@ import json
 import platform
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
+from bench.budget import parse_ratio
 from bench.files import write_json_atomically
 
 RESULT_FILE = "result.json"
-# Keys that change where or how a run is reported, not what it computes.
-NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root")
+# Keys that change where or how a run is reported, or whether it is redone, not what it computes.
+NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun")
+PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 
 
 def experiment_config(cfg) -> dict:
-    """The resolved config that defines the experiment (no Hydra, logging or path keys)."""
+    """The resolved config that defines the experiment (no Hydra, logging or path keys).
+
+    Paths read as `<data_root>` wherever they are interpolated, and the ratio is written one way
+    (`0.125` -> `1/8`), so the same experiment has the same config (and hash) on every machine.
+    """
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for key in PATH_KEYS:
+            if key in cfg:
+                cfg[key] = f"<{key}>"
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for key in NOT_PART_OF_EXPERIMENT + ("hydra",):
         resolved.pop(key, None)
+    if "ratio" in resolved:
+        resolved["ratio"] = str(parse_ratio(resolved["ratio"]))
     return resolved
 
 

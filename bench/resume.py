@@ -1,0 +1,122 @@
+"""A run's own directory, keyed by its experiment's identity, so sweeps resume and never clobber.
+
+`OUTPUT_ROOT/runs/<config_hash>/` holds one experiment's `result.json`, `model.pt` and wandb
+files; the hash covers the resolved experiment config, not output paths or loggers. Claiming it:
+
+- a complete `result.json`: the run is skipped (`rerun=true` forces it again);
+- `status: running` that no live process holds: an interrupted (killed) run, redone;
+- `status: failed`: redone;
+- a live process holding the directory's lock (the same experiment launched twice at once):
+  skipped, so two processes never write the same directory.
+
+Before a new attempt, the files of the previous one move to `attempts/<n>/`: nothing is
+overwritten. The lock is an OS file lock, released by the kernel when its process dies.
+"""
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+from bench.files import write_json_atomically
+from bench.record import RESULT_FILE, config_hash, experiment_config
+
+log = logging.getLogger("bench")
+
+RUNS_DIR = "runs"
+LOCK_FILE = ".lock"
+ATTEMPTS_DIR = "attempts"
+
+
+def run_dir_of(output_root, cfg) -> Path:
+    return Path(output_root) / RUNS_DIR / config_hash(cfg)
+
+
+def read_record(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(run_dir) / RESULT_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+class RunSlot:
+    """The claim on one run directory: `skipped` with the reason, or held until the `with` block ends.
+
+    Inside `with slot:`, an exception marks the record `failed` (with the error) and is re-raised.
+    """
+
+    def __init__(self, run_dir: Path, start_record: dict, lock_file=None, skip_reason: str | None = None,
+                 previous: dict | None = None):
+        self.dir, self.start_record = run_dir, start_record
+        self.lock_file, self.skip_reason, self.previous = lock_file, skip_reason, previous
+
+    @property
+    def skipped(self) -> bool:
+        return self.skip_reason is not None
+
+    def __enter__(self) -> "RunSlot":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is not None:
+            failed = {**self.start_record, "status": "failed", "error": f"{kind.__name__}: {error}",
+                      "ended": _now()}
+            write_json_atomically(self.dir / RESULT_FILE, failed)
+        self.release()
+
+    def release(self) -> None:
+        if self.lock_file is not None:
+            self.lock_file.close()  # closing drops the lock
+            self.lock_file = None
+
+
+def claim_run_dir(cfg, summary: dict, rerun: bool = False) -> RunSlot:
+    """Claim `runs/<hash>/` for `cfg`, or say why the run is skipped.
+
+    `summary`: fields that name the experiment in the record (task, method, data set, ...), written
+    at once with `status: running`, so an interrupted or failed run still shows up in reports.
+    """
+    run_dir = run_dir_of(cfg.output_root, cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start_record = {**summary, "status": "running", "config": experiment_config(cfg),
+                    "config_hash": config_hash(cfg), "run_dir": str(run_dir), "started": _now(),
+                    "host": socket.gethostname(), "pid": os.getpid()}
+    lock_file = open(run_dir / LOCK_FILE, "a")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        return RunSlot(run_dir, start_record, skip_reason="another live process is running this experiment now")
+    previous = read_record(run_dir)
+    if previous and previous.get("status") == "complete" and not rerun:
+        lock_file.close()
+        return RunSlot(run_dir, start_record, skip_reason="already complete (rerun=true runs it again)",
+                       previous=previous)
+    moved_to = _archive_previous_attempt(run_dir)
+    if moved_to:
+        status = previous.get("status", "unreadable") if previous else "no result"
+        log.warning("run %s: previous attempt (%s) moved to %s; running it again", run_dir.name, status, moved_to)
+    write_json_atomically(run_dir / RESULT_FILE, start_record)
+    return RunSlot(run_dir, start_record, lock_file=lock_file)
+
+
+def _archive_previous_attempt(run_dir: Path) -> Path | None:
+    """Move everything but the lock and earlier attempts into `attempts/<n>/`."""
+    leftovers = [p for p in run_dir.iterdir() if p.name not in (LOCK_FILE, ATTEMPTS_DIR)]
+    if not leftovers:
+        return None
+    attempts = run_dir / ATTEMPTS_DIR
+    attempts.mkdir(exist_ok=True)
+    target = attempts / str(len(list(attempts.iterdir())) + 1)
+    target.mkdir()
+    for path in leftovers:
+        path.rename(target / path.name)
+    return target
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,93 @@
+"""From result records to leaderboard cells: one cell per setup, method and ratio, over seeds.
+
+A setup is one data set, model, epoch budget and recipe (the training config and the data set's
+options, hashed): runs of different setups never share a table, let alone a cell. Within a
+setup, a cell lists the seeds it should have (every seed seen in the setup) and says which are
+missing, failed or unfinished; only complete cells are ranked.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import pandas as pd
+
+SETUP = ["dataset", "model", "epochs", "recipe"]
+CELL = SETUP + ["method", "method_config", "ratio", "hidden"]
+
+
+def short_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def run_row(record: dict) -> dict:
+    """The fields of one record that place it in a cell, and its figures."""
+    config = record.get("config", {})
+    recipe = {"train": {k: v for k, v in config.get("train", {}).items() if k != "epochs"},
+              "dataset": config.get("dataset")}
+    complete = record.get("status") == "complete"
+    return {
+        "dataset": record.get("dataset"), "model": record.get("model"), "epochs": record.get("epochs_budget"),
+        "recipe": short_hash(recipe), "method": record.get("method"), "method_config": short_hash(config.get("method")),
+        "ratio": record.get("ratio"), "hidden": "-".join(str(h) for h in record.get("hidden", [])),
+        "compression_factor": record.get("compression_factor"), "seed": record.get("seed"),
+        "status": record.get("status", "unknown"),
+        "test_error_pct": 100 * record["test_error"] if complete else math.nan,
+        "params_stored": record.get("params_stored") if complete else math.nan,
+        "params_budget": record.get("params_budget") if complete else math.nan,
+        "bytes_on_disk": record.get("bytes_on_disk") if complete else math.nan,
+    }
+
+
+def summarize_cell(runs: pd.DataFrame, expected_seeds: list) -> dict:
+    done = runs[runs["status"] == "complete"]
+    errors = done["test_error_pct"]
+    seeds_done = sorted(done["seed"].tolist())
+    not_done = runs[runs["status"] != "complete"]
+    return {
+        "compression_factor": runs["compression_factor"].iloc[0],
+        "n_seeds": len(done),
+        "n_expected": len(expected_seeds),
+        "seeds": " ".join(map(str, seeds_done)),
+        "missing_seeds": " ".join(str(s) for s in expected_seeds if s not in seeds_done),
+        "failed_seeds": " ".join(map(str, sorted(not_done[not_done["status"] == "failed"]["seed"]))),
+        "unfinished_seeds": " ".join(map(str, sorted(not_done[not_done["status"] != "failed"]["seed"]))),
+        "test_error_mean_pct": errors.mean() if len(done) else math.nan,
+        "test_error_std_pct": errors.std(ddof=1) if len(done) > 1 else math.nan,  # sample std over seeds
+        "params_stored": done["params_stored"].max() if len(done) else math.nan,
+        "params_budget": done["params_budget"].max() if len(done) else math.nan,
+        "bytes_on_disk": done["bytes_on_disk"].mean() if len(done) else math.nan,
+    }
+
+
+def leaderboard_cells(records: list[dict]) -> pd.DataFrame:
+    """One row per cell, with labels for the tables, `complete`, `rank` in its column and `best`."""
+    runs = pd.DataFrame([run_row(r) for r in records])
+    rows = []
+    for setup, setup_runs in runs.groupby(SETUP, dropna=False):
+        expected = sorted(setup_runs["seed"].unique().tolist())
+        for cell, cell_runs in setup_runs.groupby(CELL[len(SETUP):], dropna=False):
+            rows.append({**dict(zip(CELL, setup + cell)), **summarize_cell(cell_runs, expected)})
+    cells = pd.DataFrame(rows)
+    cells["complete"] = (cells["n_seeds"] == cells["n_expected"])
+    cells["method_label"] = _method_labels(cells)
+    cells["column"] = _column_labels(cells)
+    ranked = cells["complete"]
+    cells["rank"] = math.nan
+    cells.loc[ranked, "rank"] = (cells[ranked].groupby(SETUP + ["column"])["test_error_mean_pct"]
+                                 .rank(method="min"))
+    cells["best"] = cells["rank"] == 1
+    return cells.sort_values(SETUP + ["compression_factor", "rank", "method_label"]).reset_index(drop=True)
+
+
+def _method_labels(cells: pd.DataFrame) -> pd.Series:
+    """The method's name; with its config hash where one setup has the method with several configs."""
+    variants = cells.groupby(SETUP + ["method"])["method_config"].transform("nunique")
+    return cells["method"].where(variants == 1, cells["method"] + " [" + cells["method_config"] + "]")
+
+
+def _column_labels(cells: pd.DataFrame) -> pd.Series:
+    """The ratio; with the hidden widths where one setup has several (e.g. the inflation experiment)."""
+    widths = cells.groupby(SETUP)["hidden"].transform("nunique")
+    return cells["ratio"].where(widths == 1, cells["ratio"] + " (h " + cells["hidden"] + ")")

@@ -1,0 +1,45 @@
+"""Accuracy-vs-compression curves: test error against compression factor (log2 axis), one line
+per method with error bars over seeds (sample std), the paper's figures as separate markers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.budget import parse_ratio  # noqa: E402
+from bench.files import write_atomically  # noqa: E402
+
+
+def plot_curve(cells: pd.DataFrame, paper: pd.DataFrame, title: str, path: Path) -> Path:
+    """`cells`: one setup's cells. Incomplete cells (missing seeds) are drawn with open markers."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colors = {}
+    for (label, method), line in cells.groupby(["method_label", "method"], sort=True):
+        line = line.sort_values("compression_factor")
+        drawn = ax.errorbar(line["compression_factor"], line["test_error_mean_pct"],
+                            yerr=line["test_error_std_pct"].fillna(0), capsize=3, label=label)
+        colors[method] = color = drawn[0].get_color()
+        done, partial = line[line["complete"]], line[~line["complete"]]
+        ax.plot(done["compression_factor"], done["test_error_mean_pct"], "o", color=color)
+        ax.plot(partial["compression_factor"], partial["test_error_mean_pct"], "o", markersize=8,
+                markerfacecolor="white", markeredgecolor=color)
+    for method, points in paper.groupby("method"):
+        factors = [float(1 / parse_ratio(r)) for r in points["ratio"]]
+        ax.plot(factors, points["test_error_pct"], "x", markersize=9, color=colors.get(method, "black"),
+                label=f"paper: {method}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("compression factor (1 / ratio, log2 axis)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if not cells["complete"].all():
+        ax.text(0.01, 0.01, "open marker: incomplete cell (seeds missing)", transform=ax.transAxes, fontsize=7)
+    fig.tight_layout()
+    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return path

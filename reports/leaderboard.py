@@ -1,0 +1,134 @@
+"""Leaderboard report from result records.
+
+    python -m reports.leaderboard outputs --out leaderboard [--wandb] [--overwrite]
+
+Writes to the --out folder: `leaderboard.md` and `leaderboard.csv` (one row per cell: setup,
+method, ratio, test error mean / sample std / seeds, rank, storage, paper figure), `curves/*.png`,
+and `index.html` showing the tables and figures together. Extra sections (e.g. other tasks'
+experiments) plug in through SECTION_BUILDERS.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from bench.errors import UserError
+from bench.files import write_atomically
+from reports.cells import SETUP, leaderboard_cells
+from reports.curves import plot_curve
+from reports.html_page import html_page
+from reports.paper import load_reference, reference_for
+from reports.records import compress_records, load_records
+from reports.tables import setup_tables
+
+# A section builder gets every record (all tasks) and the output folder, writes its figures under
+# that folder, and returns sections: [{"title": str, "markdown": str, "figures": [Path, ...]}].
+# Each section is rendered into both leaderboard.md and index.html.
+SectionBuilder = Callable[[list[dict], Path], list[dict]]
+SECTION_BUILDERS: list[SectionBuilder] = []
+
+TITLE = "Compression benchmark leaderboard"
+
+
+def setup_title(setup: tuple) -> str:
+    dataset, model, epochs, recipe = setup
+    return f"{dataset} · {model} · {epochs} epochs · recipe {recipe}"
+
+
+def write_report(records: list[dict], out_dir: Path, section_builders: list[SectionBuilder] = SECTION_BUILDERS,
+                 wandb_project: str | None = None, wandb_mode: str = "offline") -> dict:
+    """Write every file of the report; return their paths."""
+    out_dir = Path(out_dir)
+    compress = compress_records(records)
+    parts = [f"# {TITLE}", f"{len(compress)} compression runs read (every status); a cell averages the "
+             "complete runs of one setup, method and ratio over seeds."]
+    cells, figures = pd.DataFrame(), {}
+    if compress:
+        cells = leaderboard_cells(compress)
+        cells["setup_title"] = [setup_title(tuple(row)) for row in cells[SETUP].itertuples(index=False)]
+        reference = load_reference()
+        sources = set()
+        for setup, setup_cells in cells.groupby(SETUP, sort=True):
+            title = setup_title(setup)
+            paper = reference_for(reference, setup[0], setup[1])
+            paper = paper[paper["method"].isin(setup_cells["method"])]
+            cells.loc[setup_cells.index, "paper_test_error_pct"] = _paper_column(setup_cells, paper)
+            figures[title] = plot_curve(setup_cells, paper, title, out_dir / "curves" / f"{_slug(title)}.png")
+            parts += [f"## {title}", setup_tables(setup_cells, paper),
+                      f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})"]
+            sources.update(paper["source"])
+        if sources:
+            parts += ["## Sources of the paper figures", "\n".join(f"- {s}" for s in sorted(sources))]
+        write_atomically(out_dir / "leaderboard.csv", lambda tmp: cells.to_csv(tmp, index=False))
+    else:
+        parts.append("No compression runs found.")
+    for builder in section_builders:
+        for section in builder(records, out_dir):
+            parts += [f"## {section['title']}", section["markdown"]]
+            parts += [f"![{section['title']}]({_relative(Path(f), out_dir)})" for f in section.get("figures", [])]
+    report = "\n\n".join(parts) + "\n"
+    write_atomically(out_dir / "leaderboard.md", lambda tmp: tmp.write_text(report))
+    write_atomically(out_dir / "index.html", lambda tmp: tmp.write_text(html_page(TITLE, report)))
+    written = {"markdown": out_dir / "leaderboard.md", "html": out_dir / "index.html", "figures": figures}
+    if compress:
+        written["csv"] = out_dir / "leaderboard.csv"
+    if wandb_project and figures:
+        from reports.wandb_report import log_to_wandb
+
+        written["wandb"] = log_to_wandb(cells, figures, wandb_project, wandb_mode, out_dir)
+    return written
+
+
+def _paper_column(setup_cells: pd.DataFrame, paper: pd.DataFrame) -> list[float]:
+    by_key = {(m, r): e for m, r, e in zip(paper["method"], paper["ratio"], paper["test_error_pct"])}
+    return [by_key.get((m, r), float("nan")) for m, r in zip(setup_cells["method"], setup_cells["ratio"])]
+
+
+def _relative(path: Path, out_dir: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), out_dir.resolve())).as_posix()
+
+
+def _slug(text: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in text).split())
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results_dirs", nargs="+", help="folders searched for result.json files (e.g. outputs)")
+    parser.add_argument("--out", default="leaderboard", help="folder for the report (default: leaderboard)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the report files of an earlier report")
+    parser.add_argument("--wandb", action="store_true", help="also log the curves to Weights & Biases")
+    parser.add_argument("--wandb-project", default="compression-bench")
+    parser.add_argument("--wandb-mode", default="offline", choices=["online", "offline"])
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    try:
+        out_dir = Path(args.out)
+        if (out_dir / "leaderboard.md").exists() and not args.overwrite:
+            raise UserError(f"--out {str(out_dir)!r} already holds a report; pass --overwrite to replace it, "
+                            "or choose another folder")
+        records = load_records(args.results_dirs)
+        if not records:
+            raise UserError(f"no result.json files found under {' '.join(args.results_dirs)}")
+        written = write_report(records, out_dir, wandb_project=args.wandb_project if args.wandb else None,
+                               wandb_mode=args.wandb_mode)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(records)} records -> {written['markdown']}, {written['html']}, {len(written['figures'])} figures"
+          + (f", wandb run in {written['wandb']}" if "wandb" in written else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

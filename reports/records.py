@@ -1,0 +1,44 @@
+"""Read every result record under the given directories."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.record import RESULT_FILE
+from bench.resume import ATTEMPTS_DIR
+
+log = logging.getLogger("bench")
+
+
+def load_records(results_dirs) -> list[dict]:
+    """Every `result.json` below the directories (earlier attempts under `attempts/` left out).
+
+    The same experiment found twice (e.g. a copied results folder) counts once: its complete
+    record if there is one. Each record gets `record_path`.
+    """
+    by_identity: dict[str, dict] = {}
+    for results_dir in map(Path, results_dirs):
+        if not results_dir.is_dir():
+            raise UserError(f"results directory {str(results_dir)!r} does not exist; pass folders that hold "
+                            f"runs' {RESULT_FILE} files (e.g. outputs)")
+        for path in sorted(results_dir.rglob(RESULT_FILE)):
+            if ATTEMPTS_DIR in path.relative_to(results_dir).parts:
+                continue
+            try:
+                record = json.loads(path.read_text())
+            except json.JSONDecodeError as err:
+                log.warning("skipping unreadable %s: %s", path, err)
+                continue
+            record["record_path"] = str(path)
+            identity = record.get("config_hash") or str(path.resolve())
+            kept = by_identity.get(identity)
+            if kept is None or (kept.get("status") != "complete" and record.get("status") == "complete"):
+                by_identity[identity] = record
+    return list(by_identity.values())
+
+
+def compress_records(records: list[dict]) -> list[dict]:
+    """Records of the classification-compression task (records written before `task` existed are such)."""
+    return [r for r in records if r.get("task", "compress") == "compress"]

@@ -1,0 +1,154 @@
+"""The leaderboard report, built from result files with known values."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.budget import parse_ratio
+from bench.resume import ATTEMPTS_DIR
+from reports import leaderboard
+from reports.cells import leaderboard_cells
+from reports.records import compress_records, load_records
+
+TRAIN = {"epochs": 10, "batch_size": 50, "lr": 0.1, "momentum": 0.9, "lr_decay": 0.95, "weight_decay": 0.0,
+         "patience": 10, "dropout_input": 0.25, "dropout_hidden": 0.25}
+
+
+def record(method, ratio, seed, test_error=None, dataset="mnist", model="mlp3", epochs=10, status="complete",
+           task="compress", params_stored=1000, bytes_on_disk=5000):
+    factor = float(1 / parse_ratio(ratio))
+    config = {"method": {"name": method}, "dataset": {"name": dataset}, "model": {"name": model},
+              "train": {**TRAIN, "epochs": epochs}, "ratio": ratio, "seed": seed}
+    rec = {"task": task, "status": status, "method": method, "ratio": ratio, "compression_factor": factor,
+           "dataset": dataset, "model": model, "hidden": [1000], "seed": seed, "epochs_budget": epochs,
+           "config": config, "config_hash": f"{method}-{ratio}-{seed}-{dataset}-{model}-{epochs}-{task}"}
+    if status == "complete":
+        rec.update(test_error=test_error, val_error=test_error, params_stored=params_stored,
+                   params_budget=params_stored + 10, bytes_on_disk=bytes_on_disk)
+    return rec
+
+
+def write_records(root: Path, records: list[dict]) -> Path:
+    for i, rec in enumerate(records):
+        path = root / "runs" / f"{i:04d}" / "result.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(rec))
+    return root
+
+
+KNOWN = [
+    # mnist, mlp3, 10 epochs, ratio 1/8: hashednets 1.0/1.2/1.4 % (mean 1.2, std 0.2), nn 2/3/4 % (3.0, 1.0)
+    *[record("hashednets", "1/8", s, e) for s, e in [(1, 0.010), (2, 0.012), (3, 0.014)]],
+    *[record("nn", "1/8", s, e, params_stored=990, bytes_on_disk=4000) for s, e in [(1, 0.02), (2, 0.03), (3, 0.04)]],
+    # ratio 1/64: hashednets has 2 seeds done (3 %, 5 %) and seed 3 failed; nn 5/6/7 %
+    record("hashednets", "1/64", 1, 0.03), record("hashednets", "1/64", 2, 0.05),
+    record("hashednets", "1/64", 3, status="failed"),
+    *[record("nn", "1/64", s, e) for s, e in [(1, 0.05), (2, 0.06), (3, 0.07)]],
+    # other epoch budget, other data set, another task: never in the cells above
+    record("hashednets", "1/8", 1, 0.50, epochs=20),
+    record("hashednets", "1/8", 1, 0.02, dataset="mnist5k"),
+    {"task": "theory", "status": "complete", "config_hash": "theory-1", "kind": "kernel"},
+]
+
+
+def cell(cells, method, ratio, dataset="mnist", epochs=10):
+    row = cells[(cells["method"] == method) & (cells["ratio"] == ratio) & (cells["dataset"] == dataset)
+                & (cells["epochs"] == epochs)]
+    assert len(row) == 1
+    return row.iloc[0]
+
+
+def test_cells_have_known_means_stds_seeds_and_ranks():
+    cells = leaderboard_cells(compress_records(KNOWN))
+    hashed = cell(cells, "hashednets", "1/8")
+    assert hashed["n_seeds"] == 3 and hashed["complete"]
+    assert hashed["test_error_mean_pct"] == pytest.approx(1.2)
+    assert hashed["test_error_std_pct"] == pytest.approx(0.2)  # sample std (n - 1)
+    assert hashed["rank"] == 1 and hashed["best"]
+    nn = cell(cells, "nn", "1/8")
+    assert nn["test_error_mean_pct"] == pytest.approx(3.0) and nn["test_error_std_pct"] == pytest.approx(1.0)
+    assert nn["rank"] == 2 and not nn["best"]
+    assert (nn["params_stored"], nn["bytes_on_disk"]) == (990, 4000)
+
+
+def test_incomplete_cell_is_shown_not_ranked():
+    cells = leaderboard_cells(compress_records(KNOWN))
+    hashed = cell(cells, "hashednets", "1/64")
+    assert not hashed["complete"] and math.isnan(hashed["rank"])
+    assert (hashed["n_seeds"], hashed["n_expected"], hashed["failed_seeds"], hashed["missing_seeds"]) == (2, 3, "3", "3")
+    assert hashed["test_error_mean_pct"] == pytest.approx(4.0)
+    assert hashed["test_error_std_pct"] == pytest.approx(math.sqrt(2))
+    nn = cell(cells, "nn", "1/64")  # worse mean than the incomplete cell, but the best complete one
+    assert nn["rank"] == 1 and nn["best"]
+
+
+def test_setups_are_never_mixed():
+    cells = leaderboard_cells(compress_records(KNOWN))
+    assert cell(cells, "hashednets", "1/8", epochs=20)["test_error_mean_pct"] == pytest.approx(50.0)
+    assert cell(cells, "hashednets", "1/8", dataset="mnist5k")["n_seeds"] == 1
+    assert set(cells["dataset"]) == {"mnist", "mnist5k"}  # the theory record is not a compression cell
+
+
+def test_records_under_attempts_and_duplicates_are_left_out(tmp_path):
+    write_records(tmp_path / "a", KNOWN[:3])
+    write_records(tmp_path / "b", KNOWN[:1])  # the same experiment found twice counts once
+    old = tmp_path / "a" / "runs" / "0000" / ATTEMPTS_DIR / "1" / "result.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps(record("hashednets", "1/8", 9, 0.9)))
+    records = load_records([tmp_path / "a", tmp_path / "b"])
+    assert sorted(r["seed"] for r in records) == [1, 2, 3]
+
+
+def fake_theory_section(records, out_dir):
+    """Stands in for another task's report: it sees every record and writes its figure under out_dir."""
+    figure = out_dir / "theory" / "kernel.png"
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    figure.write_bytes(b"\x89PNG fake")
+    kinds = [r["kind"] for r in records if r.get("task") == "theory"]
+    return [{"title": "Theory: kernels", "markdown": f"theory records: {kinds}", "figures": [figure]}]
+
+
+def test_report_files_html_images_and_extra_sections(tmp_path):
+    out = tmp_path / "report"
+    written = leaderboard.write_report(KNOWN, out, section_builders=[fake_theory_section])
+    markdown = written["markdown"].read_text()
+    assert "| hashednets | **1.20 ± 0.20** (n=3) |" in markdown
+    assert "4.00 ± 1.41 ⚠ incomplete (n=2 of 3; missing seeds 3: failed: 3)" in markdown
+    assert "## Theory: kernels" in markdown and "theory records: ['kernel']" in markdown
+    # the paper's MNIST figures sit beside mnist runs only, never beside mnist5k
+    mnist_part = markdown.split("## mnist · mlp3 · 10 epochs")[1].split("## ")[0]
+    mnist5k_part = markdown.split("## mnist5k · mlp3")[1].split("## ")[0]
+    assert "| paper: hashednets | 1.45 (paper) | 2.79 (paper) |" in mnist_part
+    assert "paper" not in mnist5k_part
+    assert "Table 1" in markdown  # the source of the figures
+    page = written["html"].read_text()
+    images = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(images) == 3 + 1  # one curve per setup, plus the extra section's figure
+    assert all((out / src).is_file() for src in images)
+    assert "Theory: kernels" in page and "<table>" in page
+    csv = written["csv"].read_text().splitlines()
+    assert len(csv) == 1 + 6  # header + one row per cell
+
+
+def test_cli_refuses_to_overwrite_and_missing_folders(tmp_path, capsys):
+    results = write_records(tmp_path / "results", KNOWN)
+    out = tmp_path / "report"
+    assert leaderboard.main([str(results), "--out", str(out)]) == 0
+    assert leaderboard.main([str(results), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert leaderboard.main([str(results), "--out", str(out), "--overwrite"]) == 0
+    assert leaderboard.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_curves_logged_to_wandb_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    written = leaderboard.write_report(KNOWN[:12], tmp_path / "report", section_builders=[],
+                                       wandb_project="compression-bench-test", wandb_mode="offline")
+    runs = list((tmp_path / "report" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and Path(written["wandb"]).is_relative_to(runs[0])
+    assert list(runs[0].glob("*.wandb"))  # the run's log, for `wandb sync`
