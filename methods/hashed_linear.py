@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.hashing import signed_bucket_codes
+from methods.hashing import CHUNK, signed_bucket_codes
 
 
 class _SignedGather(torch.autograd.Function):
@@ -42,8 +42,10 @@ class _SignedGather(torch.autograd.Function):
         bucket_grad = weight_grad.new_zeros(ctx.num_buckets)
         for codes, grad in zip(ctx.saved_tensors, (weight_grad, bias_grad)):
             codes, grad = codes.reshape(-1), grad.reshape(-1)
-            signed_grad = torch.where((codes & 1).bool(), -grad, grad)
-            bucket_grad.scatter_add_(0, (codes >> 1).long(), signed_grad)
+            for start in range(0, len(codes), CHUNK):  # chunks bound the int64 index temporaries
+                part, part_grad = codes[start:start + CHUNK], grad[start:start + CHUNK]
+                signed_grad = torch.where((part & 1).bool(), -part_grad, part_grad)
+                bucket_grad.scatter_add_(0, (part >> 1).long(), signed_grad)
         return bucket_grad, None, None
 
 

@@ -18,6 +18,8 @@ _MIX2 = 0x94D049BB133111EB
 _MASK64 = (1 << 64) - 1
 # Largest K for which the signed code 2 * bucket + 1 still fits in int32.
 MAX_BUCKETS = 2 ** 30
+# Positions hashed at a time: bounds the int64 temporaries (2 MiB each) and keeps them in cache.
+CHUNK = 2 ** 18
 
 
 def _int64(value: int) -> int:
@@ -48,9 +50,9 @@ def _xor_shift_right_(x: torch.Tensor, scratch: torch.Tensor, bits: int) -> None
     x.bitwise_xor_(scratch)
 
 
-def hash_positions(count: int, *salt_parts: int) -> torch.Tensor:
-    """SplitMix64 hashes of positions 0..count-1 under a salt, as the bits of an int64 tensor."""
-    x = torch.arange(count, dtype=torch.int64).bitwise_xor_(_int64(salt(*salt_parts)))
+def hash_positions(start: int, stop: int, *salt_parts: int) -> torch.Tensor:
+    """SplitMix64 hashes of positions start..stop-1 under a salt, as the bits of an int64 tensor."""
+    x = torch.arange(start, stop, dtype=torch.int64).bitwise_xor_(_int64(salt(*salt_parts)))
     scratch = torch.empty_like(x)
     x.add_(_int64(_GOLDEN))
     _xor_shift_right_(x, scratch, 30)
@@ -69,10 +71,13 @@ def signed_bucket_codes(count: int, num_buckets: int, seed: int, layer: int) -> 
     """
     if not 1 <= num_buckets <= MAX_BUCKETS:
         raise ValueError(f"num_buckets={num_buckets} is outside [1, {MAX_BUCKETS}]")
-    h = hash_positions(count, seed, layer, 0)
-    negative = (h & 1).to(torch.int32)
-    bucket = h.bitwise_right_shift_(32).bitwise_and_(0xFFFFFFFF).mul_(num_buckets).bitwise_right_shift_(32)
-    return bucket.to(torch.int32).mul_(2).add_(negative)
+    codes = torch.empty(count, dtype=torch.int32)
+    for start in range(0, count, CHUNK):
+        h = hash_positions(start, min(start + CHUNK, count), seed, layer, 0)
+        negative = h & 1
+        h.bitwise_right_shift_(32).bitwise_and_(0xFFFFFFFF).mul_(num_buckets).bitwise_right_shift_(32)
+        codes[start:start + len(h)] = h.mul_(2).add_(negative)
+    return codes
 
 
 def bucket_and_sign(count: int, num_buckets: int, seed: int, layer: int) -> tuple[np.ndarray, np.ndarray]:
