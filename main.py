@@ -73,6 +73,7 @@ def run(cfg: DictConfig, output_dir: Path) -> dict:
         "epochs_budget": cfg.train.epochs,
         "train_seconds": round(train_seconds, 3),
         "history": fit.history,
+        "fit_notes": fit.notes,
         "config": experiment_config(cfg),
         "config_hash": config_hash(cfg),
         "versions": library_versions(),
