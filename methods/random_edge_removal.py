@@ -21,12 +21,15 @@ MASK_PURPOSE = 2  # hash purpose id, distinct from HashedNets' buckets (0)
 
 
 def connections_per_layer(spec: MLPSpec, budget: int, method: str = "rer") -> list[int]:
-    """Weights kept per layer: the budget left after the biases, split in proportion to layer size."""
+    """Weights kept per layer: the budget left after the biases, in proportion to layer size."""
     shapes = spec.layer_shapes()
     biases = sum(fan_out for _, fan_out in shapes)
     if budget < biases + len(shapes):
         raise too_small(method, biases + len(shapes), budget, spec, "every bias and one weight per layer")
-    return split_proportionally(budget - biases, [fan_in * fan_out for fan_in, fan_out in shapes])
+    # one weight per layer first, so that no layer is cut off; the rest in proportion
+    weights = [fan_in * fan_out for fan_in, fan_out in shapes]
+    rest = split_proportionally(budget - biases - len(shapes), weights)
+    return [min(1 + r, w) for r, w in zip(rest, weights)]
 
 
 def random_mask(fan_in: int, fan_out: int, keep: int, seed: int, layer: int) -> torch.Tensor:
