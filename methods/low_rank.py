@@ -1,10 +1,12 @@
 """`lowrank`: low-rank decomposition (Denil et al. 2013), W = V U with the rank fitted to the budget.
 
 U (rank x in) projects the input, V (out x rank) maps it to the outputs. Denil et al. fix U
-(a dictionary) and learn only V: here U is a seeded random +-1/sqrt(in) matrix, regenerated
-from the seed and not stored, so a layer stores V and its bias. `learn_projection=True` learns
-and stores U too (started from the same random matrix), which costs in + out per rank instead
-of out.
+(a dictionary) and learn only V: here U is a seeded random +-1/sqrt(rank) matrix (a
+Johnson-Lindenstrauss projection: it keeps input norms, so V trains at a dense layer's pace),
+regenerated from the seed and not stored; a layer stores V and its bias. `learn_projection=True`
+learns and stores U too, which costs in + out per rank instead of out; both factors then start
+balanced (U's signs / sqrt(in), V as nn.Linear(rank, out)), as the norm-keeping start diverges
+at the recipe's learning rate when U moves too.
 """
 from __future__ import annotations
 
@@ -22,10 +24,10 @@ from methods.hashing import hash_positions
 PROJECTION_PURPOSE = 3  # hash purpose id, distinct from the other methods'
 
 
-def random_projection(rank: int, fan_in: int, seed: int, layer: int) -> torch.Tensor:
-    """A (rank, fan_in) matrix of seeded random signs / sqrt(fan_in): keeps the input's scale."""
+def random_signs(rank: int, fan_in: int, seed: int, layer: int) -> torch.Tensor:
+    """A (rank, fan_in) matrix of seeded random +-1."""
     negative = hash_positions(0, rank * fan_in, seed, layer, PROJECTION_PURPOSE) & 1
-    return (1 - 2 * negative).float().div_(math.sqrt(fan_in)).view(rank, fan_in)
+    return (1 - 2 * negative).float().view(rank, fan_in)
 
 
 class LowRankLinear(nn.Module):
@@ -33,14 +35,15 @@ class LowRankLinear(nn.Module):
                  layer: int):
         super().__init__()
         self.in_features, self.out_features, self.rank = in_features, out_features, rank
-        projection = random_projection(rank, in_features, seed, layer)
+        signs = random_signs(rank, in_features, seed, layer)
         if learn_projection:
-            self.projection = nn.Parameter(projection)
-        else:
-            self.register_buffer("projection", projection, persistent=False)
-        # nn.Linear(rank, out)'s init: with the projection's scale, outputs start like a dense layer's
-        mixing = nn.Linear(rank, out_features)
-        self.weight, self.bias = mixing.weight, mixing.bias
+            self.projection = nn.Parameter(signs / math.sqrt(in_features))
+            bound = 1 / math.sqrt(rank)
+        else:  # E |U x|^2 = |x|^2, so V starts like a dense layer of the full fan-in
+            self.register_buffer("projection", signs / math.sqrt(rank), persistent=False)
+            bound = 1 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(out_features, rank).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(F.linear(x, self.projection), self.weight, self.bias)
