@@ -4,10 +4,11 @@ Virtual weight V[i, j] = sign(i, j) * buckets[h(i, j)], with h and sign seeded h
 position. The bias is hashed too, as column `in_features` of the same virtual matrix, unless
 `hash_bias=False`, in which case it is stored in full.
 
-Fast path: one int32 code per virtual weight, 2 * bucket + (1 if the sign is negative), indexes
-the table [b0, -b0, b1, -b1, ...], so the forward is a single gather and needs no sign tensor.
-The backward sums sign * grad per bucket (a scatter-add in position order, the same sums in the
-same order as autograd's backward of the naive gather, hence bit-identical gradients). The
+Fast path: one int32 code per virtual weight, 2 * bucket + (1 if the sign is negative), so the
+forward is a single signed gather and needs no sign tensor.
+The backward adds sign * grad into each bucket in one serial pass in position order: the same
+sums in the same order as autograd's single-threaded backward of the naive gather, hence
+bit-identical gradients (and deterministic whatever the thread count). The
 codes (4 bytes per virtual weight) are a non-persistent cache, recomputed from the seed when
 `cache_index=False`; the state dict holds only the K bucket values (and a bias if not hashed).
 """
@@ -15,11 +16,32 @@ from __future__ import annotations
 
 import math
 
+import numba
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.hashing import CHUNK, signed_bucket_codes
+from methods.hashing import signed_bucket_codes
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _signed_gather(buckets, codes, out):
+    """out[p] = sign * buckets[bucket] for the position's code 2 * bucket + negative."""
+    for p in numba.prange(codes.shape[0]):
+        code = codes[p]
+        value = buckets[code >> 1]
+        out[p] = -value if code & 1 else value
+
+
+@numba.njit(nogil=True, cache=True)
+def _bucket_sum(codes, grad, out):
+    """out[bucket] += sign * grad, one position after the other (the naive backward's order)."""
+    for p in range(codes.shape[0]):
+        code = codes[p]
+        if code & 1:
+            out[code >> 1] -= grad[p]
+        else:
+            out[code >> 1] += grad[p]
 
 
 class _SignedGather(torch.autograd.Function):
@@ -27,25 +49,23 @@ class _SignedGather(torch.autograd.Function):
 
     Weight and bias go through one Function so their gradients are summed into the buckets in
     one pass, weights then biases, in the order of the naive version's flat virtual vector.
+    Both directions are compiled loops (numba) over the CPU tensors' memory.
     """
 
     @staticmethod
     def forward(ctx, buckets: torch.Tensor, weight_codes: torch.Tensor, bias_codes: torch.Tensor):
         ctx.save_for_backward(weight_codes, bias_codes)
         ctx.num_buckets = buckets.numel()
-        signed_table = torch.stack((buckets, -buckets), dim=1).view(-1)
-        weight = signed_table.index_select(0, weight_codes.reshape(-1)).view(weight_codes.shape)
-        return weight, signed_table.index_select(0, bias_codes)
+        weight, bias = buckets.new_empty(weight_codes.shape), buckets.new_empty(bias_codes.shape)
+        _signed_gather(buckets.detach().numpy(), weight_codes.view(-1).numpy(), weight.view(-1).numpy())
+        _signed_gather(buckets.detach().numpy(), bias_codes.numpy(), bias.numpy())
+        return weight, bias
 
     @staticmethod
     def backward(ctx, weight_grad: torch.Tensor, bias_grad: torch.Tensor):
         bucket_grad = weight_grad.new_zeros(ctx.num_buckets)
         for codes, grad in zip(ctx.saved_tensors, (weight_grad, bias_grad)):
-            codes, grad = codes.reshape(-1), grad.reshape(-1)
-            for start in range(0, len(codes), CHUNK):  # chunks bound the int64 index temporaries
-                part, part_grad = codes[start:start + CHUNK], grad[start:start + CHUNK]
-                signed_grad = torch.where((part & 1).bool(), -part_grad, part_grad)
-                bucket_grad.scatter_add_(0, (part >> 1).long(), signed_grad)
+            _bucket_sum(codes.view(-1).numpy(), grad.contiguous().view(-1).numpy(), bucket_grad.numpy())
         return bucket_grad, None, None
 
 

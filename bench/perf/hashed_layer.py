@@ -10,7 +10,8 @@ no gradient (a first layer). Variants, timed in one process with their repetitio
   hashed     HashedLinear (int32 code cache, custom gather/bucket-sum autograd)
   no-cache   HashedLinear(cache_index=False): codes recomputed from the seed every step
   naive      NaiveHashedLinear: int64 index + float sign gathered under autograd
-Reported: median seconds per step over repetitions and the ratios to dense. Memory is measured
+Reported: median seconds per step over repetitions and its ratio to dense, and the ratio of
+the fastest repetitions ("best x", less sensitive to other load on the machine). Memory is measured
 per variant in a fresh child process (Linux): the growth of the peak resident set while
 building the layer and while stepping (the latter includes the optimizer state made in the
 first step), next to the bytes kept between steps (parameters, buffers, optimizer state).
@@ -73,8 +74,8 @@ class Step:
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def time_variants(fan_in: int, fan_out: int, batch: int, ratio, reps: int, steps: int) -> dict[str, float]:
-    """Median seconds per step of every variant, repetitions interleaved."""
+def time_variants(fan_in: int, fan_out: int, batch: int, ratio, reps: int, steps: int) -> dict[str, list[float]]:
+    """Seconds per step of every variant in every repetition, repetitions interleaved."""
     runs = {v: Step(make_layer(v, fan_in, fan_out, ratio), batch) for v in VARIANTS}
     for step in runs.values():
         step.seconds(2)  # warm-up: allocator, momentum buffers
@@ -82,7 +83,7 @@ def time_variants(fan_in: int, fan_out: int, batch: int, ratio, reps: int, steps
     for rep in range(reps):
         for v in VARIANTS[rep % len(VARIANTS):] + VARIANTS[:rep % len(VARIANTS)]:
             samples[v].append(runs[v].seconds(steps))
-    return {v: statistics.median(s) for v, s in samples.items()}
+    return samples
 
 
 def _resident_peak_bytes() -> int:
@@ -156,12 +157,15 @@ def main() -> None:
         print(f"\nlayer {fan_in}x{fan_out}: building the hash codes takes "
               f"{hash_build_ms(fan_in, fan_out, ratio, args.reps):.1f} ms (median)")
         for batch in BATCHES:
-            seconds = time_variants(fan_in, fan_out, batch, ratio, args.reps, args.steps)
-            print(f"  batch {batch:3d}  (MiB) {'variant':9s} {'ms/step':>8s} {'x dense':>8s} "
+            samples = time_variants(fan_in, fan_out, batch, ratio, args.reps, args.steps)
+            median = {v: statistics.median(s) for v, s in samples.items()}
+            best = {v: min(s) for v, s in samples.items()}
+            print(f"  batch {batch:3d}  {'variant':9s} {'ms/step':>8s} {'x dense':>8s} {'best x':>7s} "
                   f"{'kept MiB':>9s} {'build peak':>10s} {'step peak':>10s}")
             for v in VARIANTS:
                 memory = memory_in_child(v, fan_in, fan_out, batch, args.ratio)
-                print(f"            {v:9s} {1000 * seconds[v]:8.3f} {seconds[v] / seconds['dense']:8.2f} "
+                print(f"            {v:9s} {1000 * median[v]:8.3f} {median[v] / median['dense']:8.2f} "
+                      f"{best[v] / best['dense']:7.2f} "
                       f"{mib(memory['kept_bytes']):>9s} {mib(memory['build_peak_bytes']):>10s} "
                       f"{mib(memory['step_peak_bytes']):>10s}")
 
