@@ -5,12 +5,13 @@ position. The bias is hashed too, as column `in_features` of the same virtual ma
 `hash_bias=False`, in which case it is stored in full.
 
 Fast path: one int32 code per virtual weight, 2 * bucket + (1 if the sign is negative), so the
-forward is a single signed gather and needs no sign tensor.
-The backward adds sign * grad into each bucket in one serial pass in position order: the same
-sums in the same order as autograd's single-threaded backward of the naive gather, hence
-bit-identical gradients (and deterministic whatever the thread count). The
-codes (4 bytes per virtual weight) are a non-persistent cache, recomputed from the seed when
-`cache_index=False`; the state dict holds only the K bucket values (and a bias if not hashed).
+forward is a single signed gather and needs no sign tensor. The backward adds sign * grad into
+each bucket in one serial pass in position order: the same sums in the same order as
+autograd's single-threaded backward of the naive gather, hence bit-identical gradients (and
+deterministic whatever the thread count). The codes (4 bytes per virtual weight) are a
+non-persistent cache, recomputed from the seed when `cache_index=False`; the state dict holds
+only the K bucket values (and a bias if not hashed). Hash positions: the weights row-major,
+then the hashed biases.
 """
 from __future__ import annotations
 
