@@ -45,9 +45,9 @@ class MagnitudePruning(Method):
         total = sum(layer.weight.numel() for layer in model.layers)
         density = sum(self.kept_per_layer) / total
         for r in range(1, self.rounds + 1):
-            # geometric schedule of kept fractions, ending exactly at the budget
-            fraction = 1.0 if r == self.rounds else density ** (r / self.rounds) / density
-            self.prune(model, [round(k * fraction) for k in self.kept_per_layer])
+            # round r keeps density ** (r / rounds) of the weights: geometric, ending exactly at the budget
+            scale = 1.0 if r == self.rounds else density ** (r / self.rounds - 1)
+            self.prune(model, [round(k * scale) for k in self.kept_per_layer])
             phase = "retrain" if self.rounds == 1 else f"retrain {r}/{self.rounds}"
             phases.append(trainer.fit(model, data, epochs=self.retrain_epochs, phase=phase))
         kept = [int(layer.mask.sum()) for layer in model.layers]

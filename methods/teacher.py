@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from bench.architecture import MLP, MLPSpec
+from bench.errors import UserError
 from bench.files import write_atomically
 
 log = logging.getLogger("bench")
@@ -44,23 +45,25 @@ def cached_teacher(spec: MLPSpec, trainer, data, cache_dir: Path) -> tuple[nn.Mo
     key = teacher_key(spec, trainer, data)
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"teacher-{key_hash}.pt"
-    teacher = dense_net(spec)
-    if path.exists():
-        cached = torch.load(path, map_location="cpu", weights_only=True)
-        if cached.get("format") != FORMAT or cached.get("key") != key:
-            raise ValueError(f"{path} is not the teacher for this run's key; remove it to retrain")
-        teacher.load_state_dict(cached["state"])
-        log.info("dark knowledge: reusing the cached teacher %s (val error %.2f%%)", path, 100 * cached["val_error"])
-        return teacher.eval(), {"cache_file": str(path), "reused": True, "val_error": cached["val_error"],
-                                "best_epoch": cached["best_epoch"]}
-
-    log.info("dark knowledge: training the dense teacher (cached as %s)", path)
-    with torch.random.fork_rng():  # the same teacher whichever method trains it first
+    with torch.random.fork_rng():  # the run's own random stream is the same whether or not it is cached
         torch.manual_seed(trainer.seed)
         teacher = dense_net(spec)
+        if path.exists():
+            return teacher.eval(), _load(teacher, path, key)
+        log.info("dark knowledge: training the dense teacher (cached as %s)", path)
         fit = trainer.fit(teacher, data, phase="teacher")
     checkpoint = {"format": FORMAT, "key": key, "state": teacher.state_dict(), "val_error": fit.best_val_error,
                   "best_epoch": fit.best_epoch}
     write_atomically(path, lambda tmp: torch.save(checkpoint, tmp))
     return teacher.eval(), {"cache_file": str(path), "reused": False, "val_error": fit.best_val_error,
                             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
+
+
+def _load(teacher: nn.Module, path: Path, key: dict) -> dict:
+    cached = torch.load(path, map_location="cpu", weights_only=True)
+    if cached.get("format") != FORMAT or cached.get("key") != key:
+        raise UserError(f"{path} is not the teacher for this run's key; remove it to retrain")
+    teacher.load_state_dict(cached["state"])
+    log.info("dark knowledge: reusing the cached teacher %s (val error %.2f%%)", path, 100 * cached["val_error"])
+    return {"cache_file": str(path), "reused": True, "val_error": cached["val_error"],
+            "best_epoch": cached["best_epoch"]}

@@ -137,8 +137,12 @@ def test_dark_knowledge_teacher_is_trained_once_and_reused(tmp_path):
     first = run(config(tmp_path, "method=dk"), tmp_path / "a")
     second = run(config(tmp_path, "method=hashednets_dk"), tmp_path / "b")
     other_seed = run(config(tmp_path, "method=dk", "seed=2"), tmp_path / "c")
-    t1, t2, t3 = (r["fit_notes"]["teacher"] for r in (first, second, other_seed))
-    assert (t1["reused"], t2["reused"], t3["reused"]) == (False, True, False)
+    again = run(config(tmp_path, "method=dk"), tmp_path / "d")
+    t1, t2, t3, t4 = (r["fit_notes"]["teacher"] for r in (first, second, other_seed, again))
+    assert (t1["reused"], t2["reused"], t3["reused"], t4["reused"]) == (False, True, False, True)
+    # a cached teacher changes nothing in the student's run (same random stream, same teacher)
+    assert (again["history"][0]["train_loss"], again["test_error"]) == (first["history"][0]["train_loss"],
+                                                                        first["test_error"])
     assert t1["cache_file"] == t2["cache_file"] != t3["cache_file"]
     assert Path(t1["cache_file"]).parent == tmp_path / "teachers"
     assert t1["val_error"] == t2["val_error"]
