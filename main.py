@@ -88,6 +88,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
         "epochs_run": fit.epochs_run,
         "train_seconds": round(train_seconds, 3),
         "history": fit.history,
+        "fit_notes": fit.notes,
         "versions": library_versions(),
         "loggers": loggers.describe(),
     }

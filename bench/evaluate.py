@@ -4,12 +4,17 @@ from torch import nn
 
 
 @torch.no_grad()
-def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def logits(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """The model's outputs in eval mode (no dropout), computed in batches."""
     was_training = model.training
     model.eval()
-    out = torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
     model.train(was_training)
     return out
+
+
+def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    return logits(model, x, batch_size).argmax(1)
 
 
 def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

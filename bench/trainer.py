@@ -28,6 +28,7 @@ class FitResult:
     epochs_run: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)  # what a method reports about its schedule (teacher, rounds)
 
 
 class Trainer:
@@ -44,6 +45,12 @@ class Trainer:
                    momentum=train_cfg.momentum, lr_decay=train_cfg.lr_decay,
                    weight_decay=train_cfg.weight_decay, patience=train_cfg.patience, seed=seed,
                    on_epoch=on_epoch)
+
+    def recipe(self) -> dict:
+        """Everything that decides what training produces (e.g. a cache key for a teacher)."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "momentum": self.momentum,
+                "lr_decay": self.lr_decay, "weight_decay": self.weight_decay, "patience": self.patience,
+                "seed": self.seed}
 
     def fit(self, model: nn.Module, data, loss_fn: LossFn = cross_entropy, epochs: int | None = None,
             phase: str = "train") -> FitResult:

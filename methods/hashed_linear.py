@@ -3,43 +3,126 @@
 Virtual weight V[i, j] = sign(i, j) * buckets[h(i, j)], with h and sign seeded hashes of the
 position. The bias is hashed too, as column `in_features` of the same virtual matrix, unless
 `hash_bias=False`, in which case it is stored in full.
+
+Fast path: one int32 code per virtual weight, 2 * bucket + (1 if the sign is negative), so the
+forward is a single signed gather and needs no sign tensor. The backward adds sign * grad into
+each bucket in one serial pass in position order: the same sums in the same order as
+autograd's single-threaded backward of the naive gather, hence bit-identical gradients (and
+deterministic whatever the thread count). The codes (4 bytes per virtual weight) are a
+non-persistent cache, recomputed from the seed when `cache_index=False`; the state dict holds
+only the K bucket values (and a bias if not hashed). Hash positions: the weights row-major,
+then the hashed biases.
 """
 from __future__ import annotations
 
 import math
 
+import numba
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.hashing import bucket_and_sign
+from methods.hashing import signed_bucket_codes
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _signed_gather(buckets, codes, out):
+    """out[p] = sign * buckets[bucket] for the position's code 2 * bucket + negative."""
+    for p in numba.prange(codes.shape[0]):
+        code = codes[p]
+        value = buckets[code >> 1]
+        out[p] = -value if code & 1 else value
+
+
+@numba.njit(nogil=True, cache=True)
+def _bucket_sum(codes, grad, out):
+    """out[bucket] += sign * grad, one position after the other (the naive backward's order)."""
+    for p in range(codes.shape[0]):
+        code = codes[p]
+        if code & 1:
+            out[code >> 1] -= grad[p]
+        else:
+            out[code >> 1] += grad[p]
+
+
+class _SignedGather(torch.autograd.Function):
+    """(buckets, weight codes, bias codes) -> sign * buckets[bucket] for each, with a bucket-sum backward.
+
+    Weight and bias go through one Function so their gradients are summed into the buckets in
+    one pass, weights then biases, in the order of the naive version's flat virtual vector.
+    Both directions are compiled loops (numba) over the CPU tensors' memory.
+    """
+
+    @staticmethod
+    def forward(ctx, buckets: torch.Tensor, weight_codes: torch.Tensor, bias_codes: torch.Tensor):
+        ctx.save_for_backward(weight_codes, bias_codes)
+        ctx.num_buckets = buckets.numel()
+        weight, bias = buckets.new_empty(weight_codes.shape), buckets.new_empty(bias_codes.shape)
+        _signed_gather(buckets.detach().numpy(), weight_codes.view(-1).numpy(), weight.view(-1).numpy())
+        _signed_gather(buckets.detach().numpy(), bias_codes.numpy(), bias.numpy())
+        return weight, bias
+
+    @staticmethod
+    def backward(ctx, weight_grad: torch.Tensor, bias_grad: torch.Tensor):
+        bucket_grad = weight_grad.new_zeros(ctx.num_buckets)
+        for codes, grad in zip(ctx.saved_tensors, (weight_grad, bias_grad)):
+            _bucket_sum(codes.view(-1).numpy(), grad.contiguous().view(-1).numpy(), bucket_grad.numpy())
+        return bucket_grad, None, None
 
 
 class HashedLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, num_buckets: int, seed: int, layer: int,
-                 hash_bias: bool = True):
+                 hash_bias: bool = True, cache_index: bool = True):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.num_buckets, self.seed, self.layer, self.hash_bias = num_buckets, seed, layer, hash_bias
-        columns = in_features + 1 if hash_bias else in_features
-        index, sign = bucket_and_sign(out_features * columns, num_buckets, seed, layer)
+        self.cache_index = cache_index
         # Regenerated from the seed, so not part of the state dict.
-        self.register_buffer("index", torch.from_numpy(index).view(out_features, columns), persistent=False)
-        self.register_buffer("sign", torch.from_numpy(sign).float().view(out_features, columns), persistent=False)
+        self.register_buffer("codes", self.signed_codes() if cache_index else None, persistent=False)
         bound = 1 / math.sqrt(in_features)  # nn.Linear's default init range
         self.buckets = nn.Parameter(torch.empty(num_buckets).uniform_(-bound, bound))
         self.bias = None if hash_bias else nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
 
+    def signed_codes(self) -> torch.Tensor:
+        """int32 codes of the weights (row-major) followed by those of the hashed bias, if any."""
+        count = self.out_features * (self.in_features + int(self.hash_bias))
+        return signed_bucket_codes(count, self.num_buckets, self.seed, self.layer)
+
+    def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        codes = self.codes if self.cache_index else self.signed_codes()
+        weights = self.out_features * self.in_features
+        weight_codes = codes[:weights].view(self.out_features, self.in_features)
+        weight, hashed_bias = _SignedGather.apply(self.buckets, weight_codes, codes[weights:])
+        return weight, (hashed_bias if self.hash_bias else self.bias)
+
     def virtual_weight(self) -> torch.Tensor:
         """The (out, in[+1]) matrix of virtual weights, bias column last when hashed."""
-        return self.buckets[self.index] * self.sign
+        weight, bias = self.weight_and_bias()
+        return torch.cat((weight, bias[:, None]), dim=1) if self.hash_bias else weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        virtual = self.virtual_weight()
-        if self.hash_bias:
-            return F.linear(x, virtual[:, :-1], virtual[:, -1])
-        return F.linear(x, virtual, self.bias)
+        return F.linear(x, *self.weight_and_bias())
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"num_buckets={self.num_buckets}, hash_bias={self.hash_bias}")
+                f"num_buckets={self.num_buckets}, hash_bias={self.hash_bias}, cache_index={self.cache_index}")
+
+
+class NaiveHashedLinear(HashedLinear):
+    """The obvious version: an int64 index and a float sign of virtual size, gathered under autograd.
+
+    Same hashes and parameters as HashedLinear; kept as the exactness reference and for the
+    benchmark (12 bytes per virtual weight of buffers, and a slow autograd backward).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "cache_index": False})
+        codes = self.signed_codes()
+        self.register_buffer("index", (codes >> 1).long(), persistent=False)
+        self.register_buffer("sign", (1 - 2 * (codes & 1)).float(), persistent=False)
+
+    def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        virtual = self.buckets[self.index] * self.sign
+        weights = self.out_features * self.in_features
+        weight = virtual[:weights].view(self.out_features, self.in_features)
+        return weight, (virtual[weights:] if self.hash_bias else self.bias)

@@ -11,8 +11,8 @@ from methods.hashed_linear import HashedLinear
 
 
 class HashedNets(Method):
-    def __init__(self, hash_bias: bool = True):
-        self.hash_bias = hash_bias
+    def __init__(self, hash_bias: bool = True, cache_index: bool = True):
+        self.hash_bias, self.cache_index = hash_bias, cache_index
 
     def bucket_counts(self, spec: MLPSpec, budget: int) -> list[int]:
         """K per layer: the layer's share of the budget, proportional to its virtual size."""
@@ -31,4 +31,5 @@ class HashedNets(Method):
     def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
         counts = self.bucket_counts(spec, budget)
         return MLP(spec, lambda index, fan_in, fan_out: HashedLinear(
-            fan_in, fan_out, counts[index], seed=seed, layer=index, hash_bias=self.hash_bias))
+            fan_in, fan_out, counts[index], seed=seed, layer=index, hash_bias=self.hash_bias,
+            cache_index=self.cache_index))

@@ -1,17 +1,103 @@
+"""The fast HashedLinear against the naive index-gather version: same forward, same gradients."""
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
-from methods.hashed_linear import HashedLinear
-from methods.hashing import bucket_and_sign
+from methods.hashed_linear import HashedLinear, NaiveHashedLinear
+from methods.hashing import _GOLDEN, _MIX1, _MIX2, bucket_and_sign, hash_positions, salt, signed_bucket_codes
+
+M64 = (1 << 64) - 1
 
 
-def test_hash_is_deterministic_and_depends_on_seed_and_layer():
-    a, sa = bucket_and_sign(50_000, 997, seed=3, layer=1)
-    b, sb = bucket_and_sign(50_000, 997, seed=3, layer=1)
-    assert np.array_equal(a, b) and np.array_equal(sa, sb)
-    assert (a != bucket_and_sign(50_000, 997, seed=4, layer=1)[0]).mean() > 0.99
-    assert (a != bucket_and_sign(50_000, 997, seed=3, layer=2)[0]).mean() > 0.99
+def splitmix64_reference(x: int) -> int:
+    """SplitMix64 written out in plain Python integers."""
+    z = (x + _GOLDEN) & M64
+    z = ((z ^ (z >> 30)) * _MIX1) & M64
+    z = ((z ^ (z >> 27)) * _MIX2) & M64
+    return z ^ (z >> 31)
+
+
+def test_torch_hash_is_splitmix64():
+    s = salt(7, 2, 0)
+    hashes = hash_positions(0, 1000, 7, 2, 0)
+    for position in (0, 1, 2, 511, 999):
+        assert int(hashes[position]) & M64 == splitmix64_reference(position ^ s)
+    assert torch.equal(hash_positions(500, 1000, 7, 2, 0), hashes[500:])
+
+
+def test_codes_cover_buckets_and_signs():
+    codes = signed_bucket_codes(200_000, 1000, seed=3, layer=1)
+    assert codes.dtype == torch.int32
+    buckets, negative = codes >> 1, codes & 1
+    assert int(buckets.min()) == 0 and int(buckets.max()) == 999
+    assert abs(negative.float().mean().item() - 0.5) < 0.01
+    assert torch.bincount(buckets.long(), minlength=1000).min() > 100  # every bucket used, ~200 each
+    assert not torch.equal(codes, signed_bucket_codes(200_000, 1000, seed=4, layer=1))
+    assert not torch.equal(codes, signed_bucket_codes(200_000, 1000, seed=3, layer=2))
+
+
+def pair(hash_bias: bool, cache_index: bool):
+    torch.manual_seed(0)
+    fast = HashedLinear(300, 200, 5000, seed=3, layer=1, hash_bias=hash_bias, cache_index=cache_index)
+    torch.manual_seed(0)
+    naive = NaiveHashedLinear(300, 200, 5000, seed=3, layer=1, hash_bias=hash_bias)
+    return fast, naive
+
+
+@pytest.mark.parametrize("hash_bias", [True, False])
+@pytest.mark.parametrize("cache_index", [True, False])
+def test_fast_path_matches_naive_exactly(hash_bias, cache_index):
+    fast, naive = pair(hash_bias, cache_index)
+    x = torch.randn(64, 300, requires_grad=True)
+    grad_out = torch.randn(64, 200)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the naive backward sums in position order only when single-threaded
+    try:
+        y_naive = naive(x)
+        grads_naive = torch.autograd.grad(y_naive, [x, *naive.parameters()], grad_out)
+    finally:
+        torch.set_num_threads(threads)
+    y_fast = fast(x)
+    grads_fast = torch.autograd.grad(y_fast, [x, *fast.parameters()], grad_out)
+    assert torch.equal(y_fast, y_naive)
+    assert len(grads_fast) == len(grads_naive) == (2 if hash_bias else 3)
+    for g_fast, g_naive in zip(grads_fast, grads_naive):
+        assert torch.equal(g_fast, g_naive)
+    assert torch.equal(fast.virtual_weight(), naive.virtual_weight())
+
+
+def test_virtual_weight_layout_and_values():
+    layer, _ = pair(hash_bias=True, cache_index=True)
+    virtual = layer.virtual_weight()
+    assert virtual.shape == (200, 301)
+    x = torch.randn(5, 300)
+    assert torch.allclose(layer(x), x @ virtual[:, :-1].T + virtual[:, -1], atol=1e-6)
+    values = set(layer.buckets.detach().abs().tolist())
+    assert set(virtual.detach().abs().flatten().tolist()) <= values
+
+
+def test_state_is_k_values_and_cache_is_4_bytes_per_virtual_weight():
+    layer = HashedLinear(784, 1000, 12345, seed=1, layer=0)
+    assert {k: v.shape for k, v in layer.state_dict().items()} == {"buckets": torch.Size([12345])}
+    assert layer.codes.dtype == torch.int32 and layer.codes.numel() == 1000 * 785
+    uncached = HashedLinear(784, 1000, 12345, seed=1, layer=0, cache_index=False)
+    assert list(uncached.buffers()) == []
+    uncached.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 784)
+    assert torch.equal(uncached(x), layer(x))
+
+
+def test_backward_is_deterministic_across_thread_counts():
+    layer, _ = pair(hash_bias=True, cache_index=True)
+    x, grad_out = torch.randn(50, 300), torch.randn(50, 200)
+    results = []
+    threads = torch.get_num_threads()
+    for n in (1, 2, 1, 2):
+        torch.set_num_threads(n)
+        results.append(torch.autograd.grad(layer(x), layer.buckets, grad_out)[0])
+    torch.set_num_threads(threads)
+    assert all(torch.equal(r, results[0]) for r in results)
 
 
 def test_signs_are_balanced_and_independent_of_buckets():
@@ -23,24 +109,12 @@ def test_signs_are_balanced_and_independent_of_buckets():
     assert abs(per_bucket.mean()) < 0.02
 
 
+
 def test_buckets_are_used_uniformly():
     buckets, _ = bucket_and_sign(1_000_000, 1000, seed=0, layer=0)
     counts = np.bincount(buckets, minlength=1000)
     assert counts.min() > 850 and counts.max() < 1150  # expected 1000 +- 32 each
 
-
-def test_virtual_weight_is_the_bucket_value_times_the_sign():
-    layer = HashedLinear(30, 20, num_buckets=17, seed=5, layer=2)
-    index, sign = bucket_and_sign(20 * 31, 17, seed=5, layer=2)
-    expected = layer.buckets.detach().numpy()[index] * sign
-    assert np.allclose(layer.virtual_weight().detach().numpy().ravel(), expected)
-
-
-def test_state_dict_holds_only_the_buckets():
-    layer = HashedLinear(1000, 1000, num_buckets=4096, seed=0, layer=0)
-    assert {k: v.shape for k, v in layer.state_dict().items()} == {"buckets": (4096,)}
-    unhashed_bias = HashedLinear(10, 5, num_buckets=7, seed=0, layer=0, hash_bias=False)
-    assert {k: v.shape for k, v in unhashed_bias.state_dict().items()} == {"buckets": (7,), "bias": (5,)}
 
 
 def test_gradient_matches_a_dense_layer_with_tied_weights():
@@ -49,11 +123,11 @@ def test_gradient_matches_a_dense_layer_with_tied_weights():
     x, target = torch.randn(8, 40, dtype=torch.float64), torch.randn(8, 30, dtype=torch.float64)
     F.mse_loss(layer(x), target).backward()
 
-    # The same function written as a dense layer whose weights are tied through the hash.
-    index, sign = bucket_and_sign(30 * 41, 64, seed=1, layer=0)
-    dense = layer.buckets.detach().clone().numpy()[index] * sign
-    dense = torch.tensor(dense.reshape(30, 41), requires_grad=True)
-    F.mse_loss(F.linear(x, dense[:, :-1], dense[:, -1]), target).backward()
+    # The same function written as a dense layer whose weights are tied through the hash
+    # (hash positions: the weights row-major, then the biases).
+    index, sign = bucket_and_sign(30 * 40 + 30, 64, seed=1, layer=0)
+    tied = torch.tensor(layer.buckets.detach().numpy()[index] * sign, requires_grad=True)
+    F.mse_loss(F.linear(x, tied[:1200].view(30, 40), tied[1200:]), target).backward()
     # d loss / d bucket k = sum over virtual weights in bucket k of sign * d loss / d weight
-    expected = np.bincount(index, weights=sign * dense.grad.numpy().ravel(), minlength=64)
+    expected = np.bincount(index, weights=sign * tied.grad.numpy(), minlength=64)
     assert np.allclose(layer.buckets.grad.numpy(), expected, rtol=1e-10, atol=1e-12)

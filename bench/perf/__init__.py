@@ -1,0 +1,1 @@
+"""Benchmark scripts that print measured figures (never pass/fail tests)."""

@@ -1,0 +1,67 @@
+"""Dark knowledge (Hinton et al. 2015): a student method trained on a dense teacher's soft outputs.
+
+    loss = (1 - soft_weight) * CE(student, labels)
+           + soft_weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+
+The T^2 factor keeps the soft term's gradients on the scale of the hard term's (Hinton et al.).
+`dk` is the equivalent-size net (`nn`) as student, `hashednets_dk` HashedNets; the student
+decides what is built and stored, the teacher is only used in training (methods/teacher.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.architecture import MLPSpec
+from bench.components import call_target
+from bench.errors import UserError
+from bench.evaluate import logits
+from bench.trainer import FitResult
+from methods.base import Method
+from methods.teacher import cached_teacher
+
+
+class Distillation(Method):
+    def __init__(self, student: dict, temperature: float = 4.0, soft_weight: float = 0.9,
+                 teacher_cache: str = "outputs/teachers"):
+        if not float(temperature) > 0:
+            raise UserError(f"dark knowledge: temperature={temperature!r} must be > 0")
+        if not 0 <= float(soft_weight) <= 1:
+            raise UserError(f"dark knowledge: soft_weight={soft_weight!r} must be in [0, 1]")
+        self.student = call_target(student)
+        self.temperature, self.soft_weight = float(temperature), float(soft_weight)
+        self.teacher_cache = Path(teacher_cache)
+        self.teacher_spec: MLPSpec | None = None  # the uncompressed architecture, set by `build`
+
+    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+        self.teacher_spec = spec  # the teacher is the dense net the budget is measured against
+        try:
+            return self.student.build(spec, budget, seed)
+        except UserError as err:
+            raise UserError(f"dark knowledge student: {err}") from None
+
+    def fit(self, model: nn.Module, trainer, data) -> FitResult:
+        teacher, teacher_notes = cached_teacher(self.teacher_spec, trainer, data, self.teacher_cache)
+        soft_targets = F.softmax(logits(teacher, data.train_x) / self.temperature, dim=1)
+        t, w = self.temperature, self.soft_weight
+
+        def loss_fn(student_logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+            soft = F.kl_div(F.log_softmax(student_logits / t, dim=1), soft_targets[batch_index],
+                            reduction="batchmean")
+            return (1 - w) * F.cross_entropy(student_logits, labels) + w * t * t * soft
+
+        fit = trainer.fit(model, data, loss_fn=loss_fn)
+        fit.notes["teacher"] = teacher_notes
+        return fit
+
+    def export_state(self, model: nn.Module) -> dict:
+        return self.student.export_state(model)
+
+    def load_state(self, model: nn.Module, state: dict) -> None:
+        self.student.load_state(model, state)
+
+    def stored_params(self, model: nn.Module) -> int:
+        return self.student.stored_params(model)

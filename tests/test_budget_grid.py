@@ -1,0 +1,65 @@
+"""Every method, on mlp3 and mlp5, at ratios 1/2..1/64: stored <= budget, and the budget is used."""
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from bench.architecture import MLPSpec
+from bench.budget import MIN_FILL, params_budget
+from bench.components import call_target
+from bench.errors import UserError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+MODELS = {"mlp3": MLPSpec(784, (1000,), 10), "mlp5": MLPSpec(784, (1000, 1000, 1000), 10)}
+RATIOS = [Fraction(1, d) for d in (2, 4, 8, 16, 32, 64)]
+# (method, model, ratio) whose granularity cannot reach MIN_FILL, with the fill they do reach:
+#  nn / dk (the same student): whole hidden units; on mlp3 one unit costs 795 parameters,
+#    about 6% of the 12,422-parameter budget at 1/64.
+#  lowrank with learn_projection: whole ranks; on mlp3 a rank of the first layer costs
+#    784 + 1000 = 1,784 parameters (14% of the budget at 1/64) and the output layer needs
+#    at least rank 1 (1,020 parameters).
+BELOW_MIN_FILL = {
+    ("nn", "mlp3", Fraction(1, 64)): 0.96,
+    ("dk", "mlp3", Fraction(1, 64)): 0.96,
+    ("lowrank+learn_projection", "mlp3", Fraction(1, 64)): 0.96,
+}
+METHODS = {  # name -> overrides; `dense` stores everything and runs at ratio 1 only
+    "nn": [], "hashednets": [], "hashednets_dk": [], "dk": [], "rer": [], "sketch": [],
+    "lowrank": [], "lowrank+learn_projection": ["method.learn_projection=true"],
+    "pruning": [], "pruning+global": ["method.scope=global"],
+}
+
+
+def method_node(name: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"method={name.split('+')[0]}", *METHODS[name]])
+    return cfg.method
+
+
+def test_every_method_config_is_in_the_grid():
+    configured = {p.stem for p in (CONF / "method").glob("*.yaml")} - {"dense"}
+    assert configured == {name.split("+")[0] for name in METHODS}
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_budget_grid(name):
+    node = method_node(name)
+    for model, spec in MODELS.items():
+        for ratio in RATIOS:
+            budget = params_budget(ratio, spec.params_ref())
+            method = call_target(node)
+            stored = method.stored_params(method.build(spec, budget, seed=1))
+            assert stored <= budget, (name, model, ratio)
+            floor = BELOW_MIN_FILL.get((name, model, ratio), MIN_FILL)
+            assert stored / budget >= floor, (name, model, ratio, stored / budget)
+
+
+@pytest.mark.parametrize("name, smallest", [("nn", 805), ("dk", 805), ("rer", 1012), ("pruning", 1012),
+                                            ("lowrank", 2020), ("sketch", 2020)])
+def test_too_small_a_budget_names_the_smallest_ratio(name, smallest):
+    spec = MODELS["mlp3"]
+    method = call_target(method_node(name))
+    with pytest.raises(UserError, match=f"smallest ratio it supports for this model is {smallest}/795010"):
+        method.build(spec, smallest - 1, seed=1)
+    assert method.stored_params(call_target(method_node(name)).build(spec, smallest, seed=1)) <= smallest

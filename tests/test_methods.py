@@ -1,0 +1,150 @@
+"""Each compression method trains, stays within its budget, and reloads from its checkpoint exactly."""
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+
+from bench.architecture import mlp_spec
+from bench.budget import params_budget, parse_ratio
+from bench.components import call_target
+from bench.evaluate import logits
+from bench.export import export_compressed, load_compressed
+from bench.trainer import Trainer
+from main import run
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def config(tmp_path, *overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=["logger=none", "dataset=mnist5k_tiny", "train.epochs=1",
+                                            f"output_root={tmp_path}", *overrides])
+
+
+def train(cfg):
+    torch.manual_seed(cfg.seed)
+    data = call_target(cfg.dataset)
+    spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
+    method = call_target(cfg.method)
+    budget = params_budget(parse_ratio(cfg.ratio), spec.params_ref())
+    model = method.build(spec, budget, cfg.seed)
+    fit = method.fit(model, Trainer.from_config(cfg.train, cfg.seed, on_epoch=lambda metrics: None), data)
+    return data, spec, method, budget, model, fit
+
+
+@pytest.mark.parametrize("overrides", [
+    ["method=lowrank"], ["method=lowrank", "method.learn_projection=true"], ["method=rer"],
+    ["method=pruning"], ["method=sketch"], ["method=dk"], ["method=hashednets_dk"],
+])
+def test_trains_within_budget_and_reloads_to_identical_predictions(tmp_path, overrides):
+    cfg = config(tmp_path, "ratio=1/16", *overrides)
+    data, spec, method, budget, model, fit = train(cfg)
+    assert fit.best_val_error < 0.85  # it learned something (10 classes)
+    stored = method.stored_params(model)
+    assert stored <= budget
+    path = tmp_path / "model.pt"
+    size = export_compressed(path, method, cfg.method, spec, budget, cfg.seed, model)
+    assert size == path.stat().st_size
+    saved = torch.load(path, weights_only=True)["state"]
+    assert sum(t.numel() for t in saved.values() if t.is_floating_point()) == stored
+    assert size < 4 * spec.params_ref() / 4  # far below a dense float32 checkpoint
+    reloaded = load_compressed(path)
+    assert torch.equal(logits(reloaded, data.test_x), logits(model, data.test_x))
+
+
+def test_lowrank_fixed_projection_is_regenerated_not_stored(tmp_path):
+    fixed = call_target(config(tmp_path, "method=lowrank").method)
+    learned = call_target(config(tmp_path, "method=lowrank", "method.learn_projection=true").method)
+    spec = mlp_spec(config(tmp_path).model, config(tmp_path).train, 784, 10)
+    a, b = fixed.build(spec, 20_000, seed=1), fixed.build(spec, 20_000, seed=1)
+    assert not any("projection" in k for k in a.state_dict())
+    assert torch.equal(a.layers[0].projection, b.layers[0].projection)
+    assert not torch.equal(a.layers[0].projection, fixed.build(spec, 20_000, seed=2).layers[0].projection)
+    both = learned.build(spec, 20_000, seed=1)
+    assert "layers.0.projection" in both.state_dict()
+    assert fixed.ranks(spec, 20_000)[0] > 1.5 * learned.ranks(spec, 20_000)[0]
+
+
+def test_sketch_layer_is_stored_weight_times_count_sketch(tmp_path):
+    cfg = config(tmp_path, "method=sketch")
+    spec = mlp_spec(cfg.model, cfg.train, 784, 10)
+    model = call_target(cfg.method).build(spec, 50_000, seed=1)
+    layer = model.layers[0]
+    x = torch.randn(4, 784)
+    m = layer.sketch.sketch_size
+    dense_sketch = torch.zeros(m, 784)
+    dense_sketch[layer.sketch.rows, torch.arange(784)] = layer.sketch.signs
+    assert torch.allclose(layer(x), F.linear(x @ dense_sketch.T, layer.weight, layer.bias), atol=1e-5)
+    assert {k: tuple(v.shape) for k, v in layer.state_dict().items()} == {"weight": (1000, m), "bias": (1000,)}
+
+
+def test_rer_removed_weights_stay_exactly_zero(tmp_path):
+    cfg = config(tmp_path, "method=rer", "ratio=1/16", "train.weight_decay=0.001")
+    _, spec, method, budget, model, _ = train(cfg)
+    rebuilt = method.build(spec, budget, cfg.seed)
+    for layer, fresh in zip(model.layers, rebuilt.layers):
+        assert torch.equal(layer.mask, fresh.mask)  # regenerated from the seed
+        assert torch.count_nonzero(layer.weight[~layer.mask]) == 0
+        assert torch.count_nonzero(layer.weight[layer.mask]) == layer.mask.sum()
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_pruning_rounds_end_exactly_at_the_budget(tmp_path, scope):
+    cfg = config(tmp_path, "method=pruning", f"method.scope={scope}", "method.rounds=2",
+                 "method.retrain_epochs=1", "ratio=1/32")
+    _, spec, method, budget, model, fit = train(cfg)
+    assert [m["phase"] for m in fit.history] == ["train", "retrain 1/2", "retrain 2/2"]
+    kept = [int(layer.mask.sum()) for layer in model.layers]
+    biases = sum(layer.bias.numel() for layer in model.layers)
+    assert sum(kept) + biases == method.stored_params(model) == budget
+    if scope == "layer":
+        assert kept == method.kept_per_layer
+    for layer in model.layers:
+        assert torch.count_nonzero(layer.weight[~layer.mask]) == 0
+    state = method.export_state(model)
+    assert state["layers.0.positions"].dtype == torch.int32
+    assert fit.notes["pruning"]["kept_per_layer"] == kept
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_prune_keeps_the_largest_magnitudes(tmp_path, scope):
+    method = call_target(config(tmp_path, "method=pruning", f"method.scope={scope}").method)
+    spec = mlp_spec(config(tmp_path).model, config(tmp_path).train, 784, 10)
+    model = method.build(spec, 50_000, seed=1)
+    magnitudes = [layer.weight.detach().abs().clone() for layer in model.layers]  # before the cut zeroes them
+    method.prune(model, [40_000, 500])
+    kept = [m[layer.mask] for m, layer in zip(magnitudes, model.layers)]
+    dropped = [m[~layer.mask] for m, layer in zip(magnitudes, model.layers)]
+    assert sum(k.numel() for k in kept) == 40_500
+    pairs = zip(kept, dropped) if scope == "layer" else [(torch.cat(kept), torch.cat(dropped))]
+    for k, d in pairs:
+        assert k.min() >= d.max()
+    if scope == "layer":
+        assert [k.numel() for k in kept] == [40_000, 500]
+
+
+def test_run_records_pruning_params_and_bytes(tmp_path):
+    record = run(config(tmp_path, "method=pruning", "ratio=1/8"), tmp_path / "run")
+    assert record["params_stored"] == record["params_budget"]
+    # values and biases as parameters, plus 4 bytes of position per surviving weight
+    assert record["bytes_on_disk"] > 4 * record["params_stored"] + 4 * (record["params_stored"] - 1010)
+    assert [p["phase"] for p in record["fit_notes"]["pruning"]["phases"]] == ["train", "retrain"]
+
+
+def test_dark_knowledge_teacher_is_trained_once_and_reused(tmp_path):
+    first = run(config(tmp_path, "method=dk"), tmp_path / "a")
+    second = run(config(tmp_path, "method=hashednets_dk"), tmp_path / "b")
+    other_seed = run(config(tmp_path, "method=dk", "seed=2"), tmp_path / "c")
+    again = run(config(tmp_path, "method=dk"), tmp_path / "d")
+    t1, t2, t3, t4 = (r["fit_notes"]["teacher"] for r in (first, second, other_seed, again))
+    assert (t1["reused"], t2["reused"], t3["reused"], t4["reused"]) == (False, True, False, True)
+    # a cached teacher changes nothing in the student's run (same random stream, same teacher)
+    assert (again["history"][0]["train_loss"], again["test_error"]) == (first["history"][0]["train_loss"],
+                                                                        first["test_error"])
+    assert t1["cache_file"] == t2["cache_file"] != t3["cache_file"]
+    assert Path(t1["cache_file"]).parent == tmp_path / "teachers"
+    assert t1["val_error"] == t2["val_error"]
+    assert sorted(p.name for p in (tmp_path / "teachers").iterdir()) == sorted(
+        Path(t["cache_file"]).name for t in (t1, t3))  # no temporary files left behind
