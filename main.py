@@ -46,6 +46,8 @@ def summary(cfg: DictConfig) -> dict:
 
 def sweep_name() -> str | None:
     """The sweep's directory name under multirun (groups its wandb runs), else None."""
+    if not HydraConfig.initialized():  # run() called directly, e.g. from a test
+        return None
     hydra_cfg = HydraConfig.get()
     return Path(hydra_cfg.sweep.dir).name if hydra_cfg.mode == RunMode.MULTIRUN else None
 

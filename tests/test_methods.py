@@ -12,7 +12,7 @@ from bench.components import call_target
 from bench.evaluate import logits
 from bench.export import export_compressed, load_compressed
 from bench.trainer import Trainer
-from main import run
+from main import run, summary
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -125,8 +125,12 @@ def test_prune_keeps_the_largest_magnitudes(tmp_path, scope):
         assert [k.numel() for k in kept] == [40_000, 500]
 
 
+def run_in(cfg, output_dir):
+    return run(cfg, output_dir, summary(cfg))
+
+
 def test_run_records_pruning_params_and_bytes(tmp_path):
-    record = run(config(tmp_path, "method=pruning", "ratio=1/8"), tmp_path / "run")
+    record = run_in(config(tmp_path, "method=pruning", "ratio=1/8"), tmp_path / "run")
     assert record["params_stored"] == record["params_budget"]
     # values and biases as parameters, plus 4 bytes of position per surviving weight
     assert record["bytes_on_disk"] > 4 * record["params_stored"] + 4 * (record["params_stored"] - 1010)
@@ -134,10 +138,10 @@ def test_run_records_pruning_params_and_bytes(tmp_path):
 
 
 def test_dark_knowledge_teacher_is_trained_once_and_reused(tmp_path):
-    first = run(config(tmp_path, "method=dk"), tmp_path / "a")
-    second = run(config(tmp_path, "method=hashednets_dk"), tmp_path / "b")
-    other_seed = run(config(tmp_path, "method=dk", "seed=2"), tmp_path / "c")
-    again = run(config(tmp_path, "method=dk"), tmp_path / "d")
+    first = run_in(config(tmp_path, "method=dk"), tmp_path / "a")
+    second = run_in(config(tmp_path, "method=hashednets_dk"), tmp_path / "b")
+    other_seed = run_in(config(tmp_path, "method=dk", "seed=2"), tmp_path / "c")
+    again = run_in(config(tmp_path, "method=dk"), tmp_path / "d")
     t1, t2, t3, t4 = (r["fit_notes"]["teacher"] for r in (first, second, other_seed, again))
     assert (t1["reused"], t2["reused"], t3["reused"], t4["reused"]) == (False, True, False, True)
     # a cached teacher changes nothing in the student's run (same random stream, same teacher)
