@@ -14,22 +14,33 @@ from bench.budget import parse_ratio  # noqa: E402
 from bench.files import write_atomically  # noqa: E402
 
 
+# Every method keeps one colour in every figure; unknown methods take the remaining ones.
+METHOD_COLOR_ORDER = ("dense", "nn", "hashednets", "hashednets_dk", "dk", "lowrank", "rer", "pruning", "sketch")
+
+
+def method_color(method: str, others: list[str]):
+    palette = plt.get_cmap("tab10").colors
+    order = list(METHOD_COLOR_ORDER) + sorted(m for m in others if m not in METHOD_COLOR_ORDER)
+    return palette[order.index(method) % len(palette)]
+
+
 def plot_curve(cells: pd.DataFrame, paper: pd.DataFrame, title: str, path: Path) -> Path:
     """`cells`: one setup's cells. Incomplete cells (missing seeds) are drawn with open markers."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    colors = {}
+    methods = sorted(set(cells["method"]) | set(paper["method"]))
+    colors = {method: method_color(method, methods) for method in methods}
     for (label, method), line in cells.groupby(["method_label", "method"], sort=True):
         line = line.sort_values("compression_factor")
-        drawn = ax.errorbar(line["compression_factor"], line["test_error_mean_pct"],
-                            yerr=line["test_error_std_pct"].fillna(0), capsize=3, label=label)
-        colors[method] = color = drawn[0].get_color()
+        color = colors[method]
+        ax.errorbar(line["compression_factor"], line["test_error_mean_pct"],
+                    yerr=line["test_error_std_pct"].fillna(0), capsize=3, label=label, color=color)
         done, partial = line[line["complete"]], line[~line["complete"]]
         ax.plot(done["compression_factor"], done["test_error_mean_pct"], "o", color=color)
         ax.plot(partial["compression_factor"], partial["test_error_mean_pct"], "o", markersize=8,
                 markerfacecolor="white", markeredgecolor=color)
     for method, points in paper.groupby("method"):
         factors = [float(1 / parse_ratio(r)) for r in points["ratio"]]
-        ax.plot(factors, points["test_error_pct"], "x", markersize=9, color=colors.get(method, "black"),
+        ax.plot(factors, points["test_error_pct"], "x", markersize=9, color=colors[method],
                 label=f"paper: {method}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("compression factor (1 / ratio, log2 axis)")
