@@ -16,12 +16,14 @@ then the hashed biases.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numba
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from methods.bucket_streams import build_streams, stream_bucket_sum, stream_scatter
 from methods.hashing import signed_bucket_codes
 
 
@@ -43,6 +45,29 @@ def _bucket_sum(codes, grad, out):
             out[code >> 1] -= grad[p]
         else:
             out[code >> 1] += grad[p]
+
+
+class _StreamScatter(torch.autograd.Function):
+    """(buckets, stream fields) -> weight, hashed bias: the same function as _SignedGather, in parallel.
+
+    Forward scatters sign * bucket value to each position; backward sums sign * gradient into
+    the buckets stream by stream (methods/bucket_streams.py says why that is exact).
+    """
+
+    @staticmethod
+    def forward(ctx, buckets: torch.Tensor, fields: tuple, out_features: int, in_features: int):
+        ctx.fields, ctx.num_buckets = fields, buckets.numel()
+        weight = buckets.new_empty(out_features, in_features)
+        bias = buckets.new_empty(fields[0].shape[0] - out_features * in_features)
+        stream_scatter(*fields, buckets.detach().numpy(), weight.view(-1).numpy(), bias.numpy())
+        return weight, bias
+
+    @staticmethod
+    def backward(ctx, weight_grad: torch.Tensor, bias_grad: torch.Tensor):
+        bucket_grad = weight_grad.new_empty(ctx.num_buckets)  # every bucket is written
+        stream_bucket_sum(*ctx.fields, weight_grad.contiguous().view(-1).numpy(),
+                          bias_grad.contiguous().numpy(), bucket_grad.numpy())
+        return bucket_grad, None, None, None
 
 
 class _SignedGather(torch.autograd.Function):
@@ -77,8 +102,18 @@ class HashedLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.num_buckets, self.seed, self.layer, self.hash_bias = num_buckets, seed, layer, hash_bias
         self.cache_index = cache_index
-        # Regenerated from the seed, so not part of the state dict.
-        self.register_buffer("codes", self.signed_codes() if cache_index else None, persistent=False)
+        # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
+        # is grouped into bucket streams (parallel, exact), or kept by position if it does not fit.
+        codes = self.signed_codes() if cache_index else None
+        streams = build_streams(codes, num_buckets, out_features * in_features, numba.get_num_threads()) \
+            if cache_index else None
+        if cache_index and streams is None:
+            warnings.warn(f"HashedLinear({in_features}, {out_features}, num_buckets={num_buckets}): too large "
+                          "for bucket streams, so the backward's bucket sum runs serially (same results)")
+        self.bucket_bits = streams.bucket_bits if streams else None
+        for name in ("slots", "block_starts", "block_after", "range_starts"):
+            self.register_buffer(name, getattr(streams, name) if streams else None, persistent=False)
+        self.register_buffer("codes", codes if streams is None else None, persistent=False)
         bound = 1 / math.sqrt(in_features)  # nn.Linear's default init range
         self.buckets = nn.Parameter(torch.empty(num_buckets).uniform_(-bound, bound))
         self.bias = None if hash_bias else nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
@@ -89,10 +124,15 @@ class HashedLinear(nn.Module):
         return signed_bucket_codes(count, self.num_buckets, self.seed, self.layer)
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        codes = self.codes if self.cache_index else self.signed_codes()
-        weights = self.out_features * self.in_features
-        weight_codes = codes[:weights].view(self.out_features, self.in_features)
-        weight, hashed_bias = _SignedGather.apply(self.buckets, weight_codes, codes[weights:])
+        if self.slots is not None:
+            fields = (*(t.numpy() for t in (self.slots, self.block_starts, self.block_after, self.range_starts)),
+                      self.bucket_bits, self.out_features * self.in_features)
+            weight, hashed_bias = _StreamScatter.apply(self.buckets, fields, self.out_features, self.in_features)
+        else:  # index not cached, or too large for the stream slots: by position, serial backward
+            codes = self.codes if self.codes is not None else self.signed_codes()
+            weights = self.out_features * self.in_features
+            weight_codes = codes[:weights].view(self.out_features, self.in_features)
+            weight, hashed_bias = _SignedGather.apply(self.buckets, weight_codes, codes[weights:])
         return weight, (hashed_bias if self.hash_bias else self.bias)
 
     def virtual_weight(self) -> torch.Tensor:
