@@ -57,29 +57,27 @@ def build_streams(codes: torch.Tensor, num_buckets: int, num_weights: int, strea
     delta_bits = SLOT_BITS - 1 - bucket_bits
     if delta_bits < 1:
         return None
-    bucket = (codes >> 1).long()
-    stream_of = torch.bucketize(bucket, range_starts[1:-1], right=True)
-    positions = [torch.nonzero(stream_of == r).flatten() for r in range(streams)]
-    gaps = [torch.diff(p, prepend=torch.tensor([-1])) for p in positions]
-    if any(len(g) and int(g.max()) >= 1 << delta_bits for g in gaps):
-        return None
-    order, gap = torch.cat(positions), torch.cat(gaps)
-    offset = bucket[order] - range_starts[stream_of[order]]
-    slots = (gap << (bucket_bits + 1)) | (offset << 1) | (codes[order] & 1).long()
-    # uint32 bits into int32: subtract 2**32 where the top bit is set
-    slots = torch.where(slots >= 1 << 31, slots - (1 << 32), slots).int()
-
-    chunk_starts = [num_weights * c // streams for c in range(streams)] + [num_weights]
+    stream_of = torch.bucketize(codes >> 1, range_starts[1:-1].int(), right=True, out_int32=True)
+    chunk_starts = torch.tensor([num_weights * c // streams for c in range(streams)] + [num_weights])
+    slots = torch.empty(count, dtype=torch.int32)
     block_starts = torch.empty(streams, streams + 2, dtype=torch.int64)
     block_after = torch.zeros(streams, streams + 2, dtype=torch.int64)
     first = 0
-    for r, stream_positions in enumerate(positions):
-        inside = torch.searchsorted(stream_positions, torch.tensor(chunk_starts))
-        block_starts[r, :-1] = first + inside
-        block_starts[r, -1] = first + len(stream_positions)
+    for r in range(streams):  # one stream at a time bounds the int64 temporaries
+        positions = torch.nonzero(stream_of == r).flatten()
+        gaps = torch.diff(positions, prepend=torch.tensor([-1]))
+        if len(gaps) and int(gaps.max()) >= 1 << delta_bits:
+            return None
+        # codes - 2 * first bucket of the range = 2 * bucket offset + negative
+        stream_slots = (gaps << (bucket_bits + 1)) | (codes[positions] - 2 * int(range_starts[r]))
+        last = first + len(positions)
+        # the uint32 bits as int32: subtract 2**32 where the top bit is set
+        slots[first:last] = torch.where(stream_slots >= 1 << 31, stream_slots - (1 << 32), stream_slots)
+        inside = torch.searchsorted(positions, chunk_starts)
+        block_starts[r, :-1], block_starts[r, -1] = first + inside, last
         before = inside > 0
-        block_after[r, :-1][before] = stream_positions[inside[before] - 1] + 1
-        first += len(stream_positions)
+        block_after[r, :-1][before] = positions[inside[before] - 1] + 1
+        first = last
     return BucketStreams(slots, block_starts, block_after, range_starts, bucket_bits, num_weights)
 
 

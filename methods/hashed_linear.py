@@ -4,14 +4,20 @@ Virtual weight V[i, j] = sign(i, j) * buckets[h(i, j)], with h and sign seeded h
 position. The bias is hashed too, as column `in_features` of the same virtual matrix, unless
 `hash_bias=False`, in which case it is stored in full.
 
-Fast path: one int32 code per virtual weight, 2 * bucket + (1 if the sign is negative), so the
-forward is a single signed gather and needs no sign tensor. The backward adds sign * grad into
-each bucket in one serial pass in position order: the same sums in the same order as
-autograd's single-threaded backward of the naive gather, hence bit-identical gradients (and
-deterministic whatever the thread count). The codes (4 bytes per virtual weight) are a
-non-persistent cache, recomputed from the seed when `cache_index=False`; the state dict holds
-only the K bucket values (and a bias if not hashed). Hash positions: the weights row-major,
-then the hashed biases.
+Hash codes: one int32 per virtual weight, 2 * bucket + (1 if the sign is negative); hash
+positions are the weights row-major, then the hashed biases. The state dict holds only the K
+bucket values (and a bias if not hashed); the index is a non-persistent cache of 4 bytes per
+virtual weight (and tables of a few hundred bytes), recomputed from the seed every step when
+`cache_index=False`.
+
+Fast path (cached index): the codes are grouped into bucket streams, one per numba thread at
+construction (methods/bucket_streams.py). The forward scatters sign * bucket value to every
+position, each thread its own chunk of the weights; the backward sums sign * grad into the
+buckets, each thread its own bucket range, in ascending position order: the same additions in
+the same order as autograd's single-threaded backward of the naive gather, hence bit-identical
+gradients, deterministic whatever the thread count.
+Serial path (no cache, or a layer too large for the stream slots, which is warned about): a
+parallel signed gather from the codes, and one serial bucket-sum pass in position order.
 """
 from __future__ import annotations
 
@@ -103,10 +109,11 @@ class HashedLinear(nn.Module):
         self.num_buckets, self.seed, self.layer, self.hash_bias = num_buckets, seed, layer, hash_bias
         self.cache_index = cache_index
         # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
-        # is grouped into bucket streams (parallel, exact), or kept by position if it does not fit.
+        # is grouped into bucket streams, or kept by position if it does not fit them.
         codes = self.signed_codes() if cache_index else None
-        streams = build_streams(codes, num_buckets, out_features * in_features, numba.get_num_threads()) \
-            if cache_index else None
+        streams = None
+        if cache_index:
+            streams = build_streams(codes, num_buckets, out_features * in_features, numba.get_num_threads())
         if cache_index and streams is None:
             warnings.warn(f"HashedLinear({in_features}, {out_features}, num_buckets={num_buckets}): too large "
                           "for bucket streams, so the backward's bucket sum runs serially (same results)")
