@@ -10,14 +10,14 @@ bucket values (and a bias if not hashed); the index is a non-persistent cache of
 virtual weight (and tables of a few hundred bytes), recomputed from the seed every step when
 `cache_index=False`.
 
-Fast path (cached index): the codes are grouped into bucket streams, one per numba thread at
-construction (methods/bucket_streams.py). The forward scatters sign * bucket value to every
+Fast path (cached index, several numba threads at construction): the codes are grouped into
+bucket streams, one per thread (methods/bucket_streams.py). The forward scatters sign * bucket value to every
 position, each thread its own chunk of the weights; the backward sums sign * grad into the
 buckets, each thread its own bucket range, in ascending position order: the same additions in
 the same order as autograd's single-threaded backward of the naive gather, hence bit-identical
 gradients, deterministic whatever the thread count.
-Serial path (no cache, or a layer too large for the stream slots, which is warned about): a
-parallel signed gather from the codes, and one serial bucket-sum pass in position order.
+Serial path (no cache, one thread, or a layer too large for the stream slots, which is warned
+about): a parallel signed gather from the codes, and one serial bucket-sum pass in position order.
 """
 from __future__ import annotations
 
@@ -111,10 +111,11 @@ class HashedLinear(nn.Module):
         # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
         # is grouped into bucket streams, or kept by position if it does not fit them.
         codes = self.signed_codes() if cache_index else None
+        threads = numba.get_num_threads()  # with one thread, the serial path is the faster one
         streams = None
-        if cache_index:
-            streams = build_streams(codes, num_buckets, out_features * in_features, numba.get_num_threads())
-        if cache_index and streams is None:
+        if cache_index and threads > 1:
+            streams = build_streams(codes, num_buckets, out_features * in_features, threads)
+        if cache_index and threads > 1 and streams is None:
             warnings.warn(f"HashedLinear({in_features}, {out_features}, num_buckets={num_buckets}): too large "
                           "for bucket streams, so the backward's bucket sum runs serially (same results)")
         self.bucket_bits = streams.bucket_bits if streams else None

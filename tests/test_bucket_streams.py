@@ -1,4 +1,5 @@
 """Bucket streams: the same forward and bucket sums as the serial position-order pass, for any stream count."""
+import numba
 import numpy as np
 import pytest
 import torch
@@ -62,3 +63,13 @@ def test_layer_falls_back_to_the_serial_path_exactly(monkeypatch):
     y_fast = fast(x)
     assert torch.equal(y_fast, y_naive)
     assert torch.equal(torch.autograd.grad(y_fast, fast.buckets, grad_out)[0], grad_naive)
+
+
+def test_one_thread_keeps_the_codes_by_position():
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        layer = HashedLinear(30, 20, 100, seed=0, layer=0)
+    finally:
+        numba.set_num_threads(threads)
+    assert layer.slots is None and layer.codes.numel() == 20 * 31
