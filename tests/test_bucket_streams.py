@@ -15,7 +15,7 @@ def fields(streams):
 
 
 @pytest.mark.parametrize("streams", [1, 2, 3, 7])
-@pytest.mark.parametrize("num_buckets", [50, 3000, 40_000])  # 40k: more buckets than positions, many empty
+@pytest.mark.parametrize("num_buckets", [1, 50, 3000, 40_000])  # 1: empty streams; 40k: empty buckets
 def test_streams_match_the_serial_pass_bit_for_bit(streams, num_buckets):
     weights, biases = 30 * 997, 30
     codes = signed_bucket_codes(weights + biases, num_buckets, seed=5, layer=2)
