@@ -113,9 +113,10 @@ def peak_memory(variant: str, fan_in: int, fan_out: int, batch: int, ratio, step
             "kept_bytes": step.kept_bytes()}
 
 
-def memory_in_child(variant: str, fan_in: int, fan_out: int, batch: int, ratio_text: str) -> dict:
+def memory_in_child(variant: str, fan_in: int, fan_out: int, batch: int, ratio_text: str, threads: int | None) -> dict:
     command = [sys.executable, "-m", "bench.perf.hashed_layer", "--memory-of", variant,
                "--shape", f"{fan_in}x{fan_out}", "--batch", str(batch), "--ratio", ratio_text]
+    command += ["--threads", str(threads)] if threads else []
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
@@ -138,14 +139,15 @@ def main() -> None:
     parser.add_argument("--ratio", default="1/8", help="buckets K = ratio * virtual weights (default 1/8)")
     parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions per variant")
     parser.add_argument("--steps", type=int, default=10, help="steps timed per repetition")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="torch and numba threads (default: their own choice)")
     parser.add_argument("--memory-of", choices=VARIANTS, help=argparse.SUPPRESS)  # child process mode
     parser.add_argument("--shape", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     ratio = parse_ratio(args.ratio)
-    if args.threads:
+    if args.threads:  # both thread pools alike, so that neither oversubscribes the other
         torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     if args.memory_of:
         fan_in, fan_out = map(int, args.shape.split("x"))
         print(json.dumps(peak_memory(args.memory_of, fan_in, fan_out, args.batch, ratio, args.steps)))
@@ -165,7 +167,7 @@ def main() -> None:
             print(f"  batch {batch:3d}  {'variant':9s} {'ms/step':>8s} {'x dense':>8s} {'best x':>7s} "
                   f"{'kept MiB':>9s} {'build peak':>10s} {'step peak':>10s}")
             for v in VARIANTS:
-                memory = memory_in_child(v, fan_in, fan_out, batch, args.ratio)
+                memory = memory_in_child(v, fan_in, fan_out, batch, args.ratio, args.threads)
                 print(f"            {v:9s} {1000 * median[v]:8.3f} {median[v] / median['dense']:8.2f} "
                       f"{best[v] / best['dense']:7.2f} "
                       f"{mib(memory['kept_bytes']):>9s} {mib(memory['build_peak_bytes']):>10s} "
