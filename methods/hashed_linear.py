@@ -11,11 +11,11 @@ virtual weight (and tables of a few hundred bytes), recomputed from the seed eve
 `cache_index=False`.
 
 Fast path (cached index, several numba threads at construction): the codes are grouped into
-bucket streams, one per thread (methods/bucket_streams.py). The forward scatters sign * bucket value to every
-position, each thread its own chunk of the weights; the backward sums sign * grad into the
-buckets, each thread its own bucket range, in ascending position order: the same additions in
-the same order as autograd's single-threaded backward of the naive gather, hence bit-identical
-gradients, deterministic whatever the thread count.
+bucket streams, one per thread (methods/bucket_streams.py). The forward scatters sign * bucket
+value to every position, each thread its own chunk of the weights; the backward sums sign *
+grad into the buckets, each thread its own bucket range, in ascending position order: the same
+additions in the same order as autograd's single-threaded backward of the naive gather, hence
+bit-identical gradients, deterministic whatever the thread count.
 Serial path (no cache, one thread, or a layer too large for the stream slots, which is warned
 about): a parallel signed gather from the codes, and one serial bucket-sum pass in position order.
 """
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.bucket_streams import build_streams, stream_bucket_sum, stream_scatter
+from methods.bucket_streams import BucketStreams, build_streams, stream_bucket_sum, stream_scatter
 from methods.hashing import signed_bucket_codes
 
 
@@ -111,13 +111,7 @@ class HashedLinear(nn.Module):
         # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
         # is grouped into bucket streams, or kept by position if it does not fit them.
         codes = self.signed_codes() if cache_index else None
-        threads = numba.get_num_threads()  # with one thread, the serial path is the faster one
-        streams = None
-        if cache_index and threads > 1:
-            streams = build_streams(codes, num_buckets, out_features * in_features, threads)
-        if cache_index and threads > 1 and streams is None:
-            warnings.warn(f"HashedLinear({in_features}, {out_features}, num_buckets={num_buckets}): too large "
-                          "for bucket streams, so the backward's bucket sum runs serially (same results)")
+        streams = self._bucket_streams(codes) if cache_index else None
         self.bucket_bits = streams.bucket_bits if streams else None
         for name in ("slots", "block_starts", "block_after", "range_starts"):
             self.register_buffer(name, getattr(streams, name) if streams else None, persistent=False)
@@ -125,6 +119,18 @@ class HashedLinear(nn.Module):
         bound = 1 / math.sqrt(in_features)  # nn.Linear's default init range
         self.buckets = nn.Parameter(torch.empty(num_buckets).uniform_(-bound, bound))
         self.bias = None if hash_bias else nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def _bucket_streams(self, codes: torch.Tensor) -> BucketStreams | None:
+        """The codes grouped into one bucket stream per numba thread; None if there is one thread
+        (the serial path is faster then) or if the layer does not fit the stream slots (said loudly)."""
+        threads = numba.get_num_threads()
+        if threads == 1:
+            return None
+        streams = build_streams(codes, self.num_buckets, self.out_features * self.in_features, threads)
+        if streams is None:
+            warnings.warn(f"HashedLinear({self.in_features}, {self.out_features}, num_buckets={self.num_buckets}): "
+                          "too large for bucket streams, so the backward's bucket sum runs serially (same results)")
+        return streams
 
     def signed_codes(self) -> torch.Tensor:
         """int32 codes of the weights (row-major) followed by those of the hashed bias, if any."""
@@ -136,7 +142,7 @@ class HashedLinear(nn.Module):
             fields = (*(t.numpy() for t in (self.slots, self.block_starts, self.block_after, self.range_starts)),
                       self.bucket_bits, self.out_features * self.in_features)
             weight, hashed_bias = _StreamScatter.apply(self.buckets, fields, self.out_features, self.in_features)
-        else:  # index not cached, or too large for the stream slots: by position, serial backward
+        else:  # no cache, one thread, or too large for the stream slots: codes by position
             codes = self.codes if self.codes is not None else self.signed_codes()
             weights = self.out_features * self.in_features
             weight_codes = codes[:weights].view(self.out_features, self.in_features)
