@@ -73,3 +73,17 @@ def test_one_thread_keeps_the_codes_by_position():
     finally:
         numba.set_num_threads(threads)
     assert layer.slots is None and layer.codes.numel() == 20 * 31
+
+
+def test_layer_gradient_is_the_same_with_any_numba_thread_count():
+    layer = HashedLinear(300, 200, 5000, seed=3, layer=1)
+    x, grad_out = torch.randn(50, 300), torch.randn(50, 200)
+    threads = numba.get_num_threads()
+    results = []
+    try:
+        for n in (1, numba.config.NUMBA_NUM_THREADS, 1):
+            numba.set_num_threads(n)
+            results.append(torch.autograd.grad(layer(x), layer.buckets, grad_out)[0])
+    finally:
+        numba.set_num_threads(threads)
+    assert all(torch.equal(r, results[0]) for r in results)
