@@ -80,7 +80,10 @@ def test_virtual_weight_layout_and_values():
 def test_state_is_k_values_and_cache_is_4_bytes_per_virtual_weight():
     layer = HashedLinear(784, 1000, 12345, seed=1, layer=0)
     assert {k: v.shape for k, v in layer.state_dict().items()} == {"buckets": torch.Size([12345])}
-    assert layer.codes.dtype == torch.int32 and layer.codes.numel() == 1000 * 785
+    index = "slots" if layer.slots is not None else "codes"  # bucket streams, or codes by position
+    assert getattr(layer, index).dtype == torch.int32 and getattr(layer, index).numel() == 1000 * 785
+    table_bytes = sum(b.numel() * b.element_size() for name, b in layer.named_buffers() if name != index)
+    assert table_bytes <= 1024  # the streams' small tables
     uncached = HashedLinear(784, 1000, 12345, seed=1, layer=0, cache_index=False)
     assert list(uncached.buffers()) == []
     uncached.load_state_dict(layer.state_dict())

@@ -7,8 +7,8 @@ A step is forward, backward and an SGD-with-momentum update, as in training; the
 no gradient (a first layer). Variants, timed in one process with their repetitions interleaved
 (the order rotates every repetition) so that load from other processes hits all of them alike:
   dense      nn.Linear
-  hashed     HashedLinear (int32 code cache, custom gather/bucket-sum autograd)
-  no-cache   HashedLinear(cache_index=False): codes recomputed from the seed every step
+  hashed     HashedLinear (cached index grouped into bucket streams: parallel scatter / bucket sum)
+  no-cache   HashedLinear(cache_index=False): codes recomputed from the seed every step, serial bucket sum
   naive      NaiveHashedLinear: int64 index + float sign gathered under autograd
 Reported: median seconds per step over repetitions and its ratio to dense, and the ratio of
 the fastest repetitions ("best x", less sensitive to other load on the machine). Memory is measured
@@ -25,12 +25,12 @@ import subprocess
 import sys
 import time
 
+import numba
 import torch
 from torch import nn
 
 from bench.budget import parse_ratio
 from methods.hashed_linear import HashedLinear, NaiveHashedLinear
-from methods.hashing import signed_bucket_codes
 
 VARIANTS = ("dense", "hashed", "no-cache", "naive")
 SHAPES = ((784, 1000), (1000, 1000))
@@ -113,18 +113,19 @@ def peak_memory(variant: str, fan_in: int, fan_out: int, batch: int, ratio, step
             "kept_bytes": step.kept_bytes()}
 
 
-def memory_in_child(variant: str, fan_in: int, fan_out: int, batch: int, ratio_text: str) -> dict:
+def memory_in_child(variant: str, fan_in: int, fan_out: int, batch: int, ratio_text: str, threads: int | None) -> dict:
     command = [sys.executable, "-m", "bench.perf.hashed_layer", "--memory-of", variant,
                "--shape", f"{fan_in}x{fan_out}", "--batch", str(batch), "--ratio", ratio_text]
+    command += ["--threads", str(threads)] if threads else []
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
 
 
-def hash_build_ms(fan_in: int, fan_out: int, ratio, reps: int) -> float:
-    count, buckets = (fan_in + 1) * fan_out, int(ratio * (fan_in + 1) * fan_out)
+def build_ms(variant: str, fan_in: int, fan_out: int, ratio, reps: int) -> float:
+    """Median time to construct the layer (for `hashed`: hash codes, then grouping them into streams)."""
     times = []
     for _ in range(reps):
         started = time.perf_counter()
-        signed_bucket_codes(count, buckets, seed=1, layer=0)
+        make_layer(variant, fan_in, fan_out, ratio)
         times.append(time.perf_counter() - started)
     return 1000 * statistics.median(times)
 
@@ -138,24 +139,27 @@ def main() -> None:
     parser.add_argument("--ratio", default="1/8", help="buckets K = ratio * virtual weights (default 1/8)")
     parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions per variant")
     parser.add_argument("--steps", type=int, default=10, help="steps timed per repetition")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="torch and numba threads (default: their own choice)")
     parser.add_argument("--memory-of", choices=VARIANTS, help=argparse.SUPPRESS)  # child process mode
     parser.add_argument("--shape", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     ratio = parse_ratio(args.ratio)
-    if args.threads:
+    if args.threads:  # both thread pools alike, so that neither oversubscribes the other
         torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     if args.memory_of:
         fan_in, fan_out = map(int, args.shape.split("x"))
         print(json.dumps(peak_memory(args.memory_of, fan_in, fan_out, args.batch, ratio, args.steps)))
         return
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; K = {ratio} of the virtual weights; "
+    Step(make_layer("hashed", 8, 8, 1), 2)()  # starts numba's thread pool, so its threading layer is known
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (numba {numba.get_num_threads()}, "
+          f"{numba.threading_layer()} layer); K = {ratio} of the virtual weights; "
           f"median of {args.reps} interleaved repetitions x {args.steps} steps")
     for fan_in, fan_out in SHAPES:
-        print(f"\nlayer {fan_in}x{fan_out}: building the hash codes takes "
-              f"{hash_build_ms(fan_in, fan_out, ratio, args.reps):.1f} ms (median)")
+        print(f"\nlayer {fan_in}x{fan_out}: building it takes {build_ms('hashed', fan_in, fan_out, ratio, 5):.0f} ms "
+              f"(hashed), {build_ms('no-cache', fan_in, fan_out, ratio, 5):.0f} ms (no-cache), median of 5")
         for batch in BATCHES:
             samples = time_variants(fan_in, fan_out, batch, ratio, args.reps, args.steps)
             median = {v: statistics.median(s) for v, s in samples.items()}
@@ -163,7 +167,7 @@ def main() -> None:
             print(f"  batch {batch:3d}  {'variant':9s} {'ms/step':>8s} {'x dense':>8s} {'best x':>7s} "
                   f"{'kept MiB':>9s} {'build peak':>10s} {'step peak':>10s}")
             for v in VARIANTS:
-                memory = memory_in_child(v, fan_in, fan_out, batch, args.ratio)
+                memory = memory_in_child(v, fan_in, fan_out, batch, args.ratio, args.threads)
                 print(f"            {v:9s} {1000 * median[v]:8.3f} {median[v] / median['dense']:8.2f} "
                       f"{best[v] / best['dense']:7.2f} "
                       f"{mib(memory['kept_bytes']):>9s} {mib(memory['build_peak_bytes']):>10s} "
