@@ -57,6 +57,8 @@ def sketch_section(records: list[dict], out_dir: Path) -> dict:
             rows.append([kind, r["seed"], curve["oblivious"][0], curve["oblivious"][-1], curve["slopes"]["oblivious"],
                          curve["fitted"][0], curve["fitted"][-1], curve["slopes"]["fitted"]])
     ax.set(xlabel="sketch size m", ylabel="relative output error (held out)", title="sketched nets")
+    ax.set_xticks(records[0]["sketch_sizes"], [str(m) for m in records[0]["sketch_sizes"]])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.legend(fontsize=6)
     figure = _save(fig, out_dir / "theory_sketch_manifold.png")
     sizes = records[0]["sketch_sizes"]

@@ -106,7 +106,10 @@ def plot(rows: list[dict], student_width: int, path: Path) -> str:
     left.set(xlabel="input dimension d", ylabel="(ETF - trained) / trained loss  [%]",
              title=f"ETF vs trained student, M={student_width}")
     right.plot(dims, [r["mean_cosine"] for r in rows], "o-", label="trained student (mean)")
-    right.axhline(-1 / (student_width - 1), color="red", ls="--", label="ETF: -1/(M-1)")
+    target = -1 / (student_width - 1)
+    right.axhline(target, color="red", ls="--", label="ETF: -1/(M-1)")
+    spread = max(0.05, *(abs(r["mean_cosine"] - target) * 1.2 for r in rows))  # do not zoom into noise
+    right.set_ylim(target - spread, target + spread)
     right.set(xlabel="input dimension d", ylabel="pairwise cosine, orthogonal to mean",
               title="directions of the trained student")
     right.legend()

@@ -120,6 +120,8 @@ def plot(curves: dict, sizes: list[int], path: Path) -> str:
         ax.loglog(sizes, [first * math.sqrt(sizes[0] / m) for m in sizes], "k:", label="1/sqrt(m)")
         ax.set(xlabel="sketch size m", ylabel="relative output error (held out)",
                title={"oblivious": "weights W S^T", "fitted": "weights fitted in the sketch space"}[variant])
+        ax.set_xticks(sizes, [str(m) for m in sizes], minor=False)
+        ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.legend(fontsize=8)
     return save_figure(fig, path)
 
