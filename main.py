@@ -30,6 +30,9 @@ from bench.export import export_compressed
 from bench.loggers import make_loggers
 from bench.record import experiment_config, library_versions, write_result
 from bench.resume import claim_run_dir
+from bench.theory.etf import run_etf
+from bench.theory.hashed_recovery import run_hashed_recovery
+from bench.theory.sketch_manifold import run_sketch_manifold
 from bench.trainer import Trainer
 
 log = logging.getLogger("bench")
@@ -37,6 +40,8 @@ log = logging.getLogger("bench")
 
 def summary(cfg: DictConfig) -> dict:
     """What names the experiment in its record, known before it starts (so failed runs show up too)."""
+    if cfg.task != "compress":
+        return {"task": cfg.task, "seed": cfg.seed}
     ratio = parse_ratio(cfg.ratio)
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
             "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
@@ -99,16 +104,23 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     return record
 
 
+# `task` picks the kind of run: the classification benchmark above, or an experiment from the theory papers.
+TASK_RUNNERS = {"compress": run, "etf": run_etf, "sketch_manifold": run_sketch_manifold,
+                "hashed_recovery": run_hashed_recovery}
+
+
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     try:
+        if cfg.task not in TASK_RUNNERS:
+            raise UserError(f"task={cfg.task}: unknown; allowed: {', '.join(TASK_RUNNERS)}")
         launch_dir = HydraConfig.get().runtime.output_dir  # Hydra's config and log of this attempt
         slot = claim_run_dir(cfg, {**summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
             return (slot.previous or {}).get("test_error")
         with slot:  # a failure is recorded in result.json as `failed`; a killed run stays `running`
-            return run(cfg, slot.dir, slot.start_record)["test_error"]
+            return TASK_RUNNERS[cfg.task](cfg, slot.dir, slot.start_record).get("test_error")  # none in theory
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         if sweep_name():

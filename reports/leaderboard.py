@@ -26,12 +26,13 @@ from reports.html_page import html_page
 from reports.paper import load_reference, reference_for
 from reports.records import compress_records, load_records
 from reports.tables import setup_tables
+from reports.theory import report_sections as theory_sections
 
 # A section builder gets every record (all tasks) and the output folder, writes its figures under
 # that folder, and returns sections: [{"title": str, "markdown": str, "figures": [Path, ...]}].
 # Each section is rendered into both leaderboard.md and index.html.
 SectionBuilder = Callable[[list[dict], Path], list[dict]]
-SECTION_BUILDERS: list[SectionBuilder] = []
+SECTION_BUILDERS: list[SectionBuilder] = [theory_sections]
 
 TITLE = "Compression benchmark leaderboard"
 

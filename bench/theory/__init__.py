@@ -1,0 +1,1 @@
+"""Experiments from the theory papers behind the harness (task=etf, sketch_manifold, hashed_recovery)."""
