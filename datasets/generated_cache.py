@@ -1,0 +1,71 @@
+"""A disk cache for generated data sets: arrays plus a manifest that says how they were made.
+
+CACHE_DIR/NAME/KEY/{arrays.npz, manifest.json}, KEY a hash of everything that shapes the
+arrays (generator version, seed, base, sizes, options). A cache whose arrays do not match
+the manifest's checksum is regenerated, loudly, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bench.files import write_atomically, write_json_atomically
+
+log = logging.getLogger(__name__)
+
+
+def checksum(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over every array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def cached_arrays(cache_dir: str | Path, name: str, recipe: dict, generate: Callable[[], tuple[dict, dict]]):
+    """(arrays, manifest): read from the cache when it holds `recipe` intact, else generated and stored.
+
+    `generate()` returns (arrays, extra manifest fields). `recipe` (JSON-able) must hold all
+    that decides the arrays.
+    """
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(cache_dir) / name / key
+    arrays_path, manifest_path = folder / "arrays.npz", folder / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        arrays, problem = _read_checked(arrays_path, manifest)
+        if problem is None:
+            return arrays, {**manifest, "cache": str(folder), "from_cache": True}
+        log.warning("=" * 78)
+        log.warning("CACHE REJECTED: %s: %s; regenerating it.", arrays_path, problem)
+        log.warning("=" * 78)
+    arrays, extra = generate()
+    manifest = {**recipe, **extra, "checksum_sha256": checksum(arrays)}
+    write_atomically(arrays_path, lambda tmp: _save_npz(tmp, arrays))
+    write_json_atomically(manifest_path, manifest)
+    return arrays, {**manifest, "cache": str(folder), "from_cache": False}
+
+
+def _read_checked(path: Path, manifest: dict) -> tuple[dict | None, str | None]:
+    try:
+        with np.load(path) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        return None, f"unreadable ({err})"
+    found = checksum(arrays)
+    if found != manifest.get("checksum_sha256"):
+        return None, f"checksum {found[:12]}... does not match the manifest's {str(manifest.get('checksum_sha256'))[:12]}..."
+    return arrays, None
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
