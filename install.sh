@@ -8,7 +8,7 @@ python -c "import torch, torchvision; print('torch', torch.__version__, '| torch
 # Fashion-MNIST from Debian's package (IDX files under /usr/share/datasets/fashion-mnist), best effort:
 # without apt-get or root, dataset=fashion_mnist downloads it through torchvision instead.
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get install -y dataset-fashion-mnist || echo "install.sh: apt-get could not install dataset-fashion-mnist; dataset=fashion_mnist will try torchvision's download"
+    apt-get install -y dataset-fashion-mnist || { apt-get update -qq && apt-get install -y dataset-fashion-mnist; } || echo "install.sh: apt-get could not install dataset-fashion-mnist; dataset=fashion_mnist will try torchvision's download"
 else
     echo "install.sh: skipping dataset-fashion-mnist (needs apt-get and root); dataset=fashion_mnist will try torchvision's download"
 fi
