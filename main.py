@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from bench.architecture import mlp_spec
 from bench.budget import BudgetCheck, params_budget, parse_ratio
+from bench.cli_checks import unknown_group_choice
 from bench.components import call_target
 from bench.errors import UserError
 from bench.evaluate import error_rate
@@ -129,4 +130,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    problem = unknown_group_choice(sys.argv[1:], Path(__file__).parent / "conf")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     main()

@@ -60,6 +60,8 @@ def test_the_documented_method_and_model_choices_run(tmp_path, tiny_run_args, ov
     (["method=dense", "ratio=1/8"], "over the budget"),
     (["method=nn", "ratio=1/1000"], "smallest ratio it supports"),
     (["+method.bogus=1"], "unexpected keyword argument 'bogus'"),
+    (["method=nope"], "method='nope' is unknown; allowed: dense, dk,"),
+    (["dataset=mnist5k,foo"], "dataset='foo' is unknown; allowed: basic,"),
 ])
 def test_bad_input_ends_with_one_error_line_and_no_run(tmp_path, tiny_run_args, overrides, expected):
     done = run_main(*tiny_run_args, *overrides, output_root=tmp_path, check=False)
