@@ -85,7 +85,7 @@ def build_streams(codes: torch.Tensor, num_buckets: int, num_weights: int, strea
 def _scatter_block(slots, start, stop, after, shift, mask, bucket0, buckets, out, out_offset):
     """out[position - out_offset] = sign * bucket value, for the slots start..stop-1 of one stream."""
     after = np.uint64(after)
-    for s in range(start, stop):
+    for s in range(np.uint64(start), np.uint64(stop)):  # unsigned: no negative-index wraparound code
         code = np.uint32(slots[s])
         after += np.uint64(code >> shift)
         value = buckets[bucket0 + ((code >> np.uint32(1)) & mask)]
@@ -96,7 +96,7 @@ def _scatter_block(slots, start, stop, after, shift, mask, bucket0, buckets, out
 def _sum_block(slots, start, stop, after, shift, mask, bucket0, grad, grad_offset, out):
     """out[bucket] += sign * grad[position - grad_offset], slot after slot (ascending positions)."""
     after = np.uint64(after)
-    for s in range(start, stop):
+    for s in range(np.uint64(start), np.uint64(stop)):
         code = np.uint32(slots[s])
         after += np.uint64(code >> shift)
         g = grad[after - np.uint64(1) - grad_offset]

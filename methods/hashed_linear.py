@@ -10,6 +10,14 @@ bucket values (and a bias if not hashed); the index is a non-persistent cache of
 virtual weight (and tables of a few hundred bytes), recomputed from the seed every step when
 `cache_index=False`.
 
+One autograd Function does the whole layer: the forward materializes the weight into a fresh
+buffer and multiplies; the backward takes the input gradient from that buffer, then overwrites
+it with the weight gradient and sums that into the buckets. A step thus holds one buffer of
+virtual size per layer, which the allocator hands back the next step, instead of a weight and a
+weight gradient freed together (which glibc returned to the system after every step, to fault
+it back in on the next). The products are the ones autograd computes for F.linear, so the
+gradients are bit-identical to the naive version's.
+
 Fast path (cached index, several numba threads at construction): the codes are grouped into
 bucket streams, one per thread (methods/bucket_streams.py). The forward scatters sign * bucket
 value to every position, each thread its own chunk of the weights; the backward sums sign *
@@ -28,6 +36,7 @@ import numba
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from methods.bucket_streams import BucketStreams, build_streams, stream_bucket_sum, stream_scatter
 from methods.hashing import signed_bucket_codes
@@ -53,52 +62,70 @@ def _bucket_sum(codes, grad, out):
             out[code >> 1] += grad[p]
 
 
-class _StreamScatter(torch.autograd.Function):
-    """(buckets, stream fields) -> weight, hashed bias: the same function as _SignedGather, in parallel.
+class _StreamIndex:
+    """The cached index as bucket streams: parallel scatter, parallel exact bucket sum."""
 
-    Forward scatters sign * bucket value to each position; backward sums sign * gradient into
-    the buckets stream by stream (methods/bucket_streams.py says why that is exact).
+    def __init__(self, fields: tuple):
+        self.fields = fields
+
+    def scatter(self, buckets, weight, bias) -> None:
+        stream_scatter(*self.fields, buckets, weight, bias)
+
+    def bucket_sum(self, weight_grad, bias_grad, out) -> None:
+        stream_bucket_sum(*self.fields, weight_grad, bias_grad, out)  # writes every bucket
+
+
+class _PositionIndex:
+    """The index as codes by position: parallel gather, serial bucket sum in position order."""
+
+    def __init__(self, codes: torch.Tensor, num_weights: int):
+        self.weight_codes, self.bias_codes = codes[:num_weights].numpy(), codes[num_weights:].numpy()
+
+    def scatter(self, buckets, weight, bias) -> None:
+        _signed_gather(buckets, self.weight_codes, weight)
+        _signed_gather(buckets, self.bias_codes, bias)
+
+    def bucket_sum(self, weight_grad, bias_grad, out) -> None:
+        out[:] = 0
+        _bucket_sum(self.weight_codes, weight_grad, out)  # weights, then biases: the virtual order
+        _bucket_sum(self.bias_codes, bias_grad, out)
+
+
+def _materialize(index, buckets: torch.Tensor, out_features: int, in_features: int,
+                 hashed_biases: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (out, in) weight and the hashed biases (possibly none) as fresh tensors."""
+    weight, bias = buckets.new_empty(out_features, in_features), buckets.new_empty(hashed_biases)
+    index.scatter(buckets.detach().numpy(), weight.view(-1).numpy(), bias.numpy())
+    return weight, bias
+
+
+class _HashedLinearFunction(torch.autograd.Function):
+    """y = x W^T + b for 2-D x, with W (and b if hashed) materialized from the buckets by `index`.
+
+    The products are those F.linear and its autograd backward compute for a row-major x and a
+    contiguous W: y = addmm(b, x, W^T), grad x = grad W, grad W = grad^T x, grad b = grad summed
+    over the rows; so every gradient is bit-identical to autograd's.
     """
 
     @staticmethod
-    def forward(ctx, buckets: torch.Tensor, fields: tuple, out_features: int, in_features: int):
-        ctx.fields, ctx.num_buckets = fields, buckets.numel()
-        weight = buckets.new_empty(out_features, in_features)
-        bias = buckets.new_empty(fields[0].shape[0] - out_features * in_features)
-        stream_scatter(*fields, buckets.detach().numpy(), weight.view(-1).numpy(), bias.numpy())
-        return weight, bias
+    def forward(ctx, x, buckets, bias, index, hash_bias: bool, out_features: int):
+        weight, hashed_bias = _materialize(index, buckets, out_features, x.shape[1], out_features * hash_bias)
+        ctx.index, ctx.hash_bias, ctx.weight, ctx.num_buckets = index, hash_bias, weight, buckets.numel()
+        ctx.save_for_backward(x)
+        return torch.addmm(hashed_bias if hash_bias else bias, x, weight.t())
 
     @staticmethod
-    def backward(ctx, weight_grad: torch.Tensor, bias_grad: torch.Tensor):
-        bucket_grad = weight_grad.new_empty(ctx.num_buckets)  # every bucket is written
-        stream_bucket_sum(*ctx.fields, weight_grad.contiguous().view(-1).numpy(),
-                          bias_grad.contiguous().numpy(), bucket_grad.numpy())
-        return bucket_grad, None, None, None
-
-
-class _SignedGather(torch.autograd.Function):
-    """(buckets, weight codes, bias codes) -> sign * buckets[bucket] for each, with a bucket-sum backward.
-
-    Weight and bias go through one Function so their gradients are summed into the buckets in
-    one pass, weights then biases, in the order of the naive version's flat virtual vector.
-    Both directions are compiled loops (numba) over the CPU tensors' memory.
-    """
-
-    @staticmethod
-    def forward(ctx, buckets: torch.Tensor, weight_codes: torch.Tensor, bias_codes: torch.Tensor):
-        ctx.save_for_backward(weight_codes, bias_codes)
-        ctx.num_buckets = buckets.numel()
-        weight, bias = buckets.new_empty(weight_codes.shape), buckets.new_empty(bias_codes.shape)
-        _signed_gather(buckets.detach().numpy(), weight_codes.view(-1).numpy(), weight.view(-1).numpy())
-        _signed_gather(buckets.detach().numpy(), bias_codes.numpy(), bias.numpy())
-        return weight, bias
-
-    @staticmethod
-    def backward(ctx, weight_grad: torch.Tensor, bias_grad: torch.Tensor):
-        bucket_grad = weight_grad.new_zeros(ctx.num_buckets)
-        for codes, grad in zip(ctx.saved_tensors, (weight_grad, bias_grad)):
-            _bucket_sum(codes.view(-1).numpy(), grad.contiguous().view(-1).numpy(), bucket_grad.numpy())
-        return bucket_grad, None, None
+    @once_differentiable
+    def backward(ctx, grad_out):
+        (x,), weight = ctx.saved_tensors, ctx.weight
+        grad_x = grad_out.mm(weight) if ctx.needs_input_grad[0] else None
+        grad_bias = grad_out.sum(0)
+        weight_grad = torch.mm(grad_out.t(), x, out=weight)  # the weight is used up: reuse its memory
+        del ctx.weight
+        grad_buckets = grad_out.new_empty(ctx.num_buckets)
+        hashed_bias_grad = grad_bias if ctx.hash_bias else grad_bias[:0]
+        ctx.index.bucket_sum(weight_grad.view(-1).numpy(), hashed_bias_grad.numpy(), grad_buckets.numpy())
+        return grad_x, grad_buckets, None if ctx.hash_bias else grad_bias, None, None, None
 
 
 class HashedLinear(nn.Module):
@@ -137,16 +164,19 @@ class HashedLinear(nn.Module):
         count = self.out_features * (self.in_features + int(self.hash_bias))
         return signed_bucket_codes(count, self.num_buckets, self.seed, self.layer)
 
-    def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _index(self) -> _StreamIndex | _PositionIndex:
+        weights = self.out_features * self.in_features
         if self.slots is not None:
-            fields = (*(t.numpy() for t in (self.slots, self.block_starts, self.block_after, self.range_starts)),
-                      self.bucket_bits, self.out_features * self.in_features)
-            weight, hashed_bias = _StreamScatter.apply(self.buckets, fields, self.out_features, self.in_features)
-        else:  # no cache, one thread, or too large for the stream slots: codes by position
-            codes = self.codes if self.codes is not None else self.signed_codes()
-            weights = self.out_features * self.in_features
-            weight_codes = codes[:weights].view(self.out_features, self.in_features)
-            weight, hashed_bias = _SignedGather.apply(self.buckets, weight_codes, codes[weights:])
+            tables = (self.slots, self.block_starts, self.block_after, self.range_starts)
+            return _StreamIndex((*(t.numpy() for t in tables), self.bucket_bits, weights))
+        # no cache, one thread, or too large for the stream slots: codes by position
+        return _PositionIndex(self.codes if self.codes is not None else self.signed_codes(), weights)
+
+    def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The weight and bias values (not differentiable: training goes through `forward`)."""
+        with torch.no_grad():
+            weight, hashed_bias = _materialize(self._index(), self.buckets, self.out_features, self.in_features,
+                                               self.out_features * self.hash_bias)
         return weight, (hashed_bias if self.hash_bias else self.bias)
 
     def virtual_weight(self) -> torch.Tensor:
@@ -155,7 +185,9 @@ class HashedLinear(nn.Module):
         return torch.cat((weight, bias[:, None]), dim=1) if self.hash_bias else weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, *self.weight_and_bias())
+        y = _HashedLinearFunction.apply(x.reshape(-1, self.in_features), self.buckets, self.bias, self._index(),
+                                        self.hash_bias, self.out_features)
+        return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -176,7 +208,11 @@ class NaiveHashedLinear(HashedLinear):
         self.register_buffer("sign", (1 - 2 * (codes & 1)).float(), persistent=False)
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The weight and bias, differentiable: autograd's backward is the reference."""
         virtual = self.buckets[self.index] * self.sign
         weights = self.out_features * self.in_features
         weight = virtual[:weights].view(self.out_features, self.in_features)
         return weight, (virtual[weights:] if self.hash_bias else self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, *self.weight_and_bias())
