@@ -92,9 +92,12 @@ class _PositionIndex:
 
 
 def _materialize(index, buckets: torch.Tensor, out_features: int, in_features: int,
-                 hashed_biases: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (out, in) weight and the hashed biases (possibly none) as fresh tensors."""
-    weight, bias = buckets.new_empty(out_features, in_features), buckets.new_empty(hashed_biases)
+                 hash_bias: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (out, in) weight and the hashed biases (none unless `hash_bias`) as fresh tensors.
+
+    The sizes must be the layer's: the compiled kernels write every position of the index unchecked.
+    """
+    weight, bias = buckets.new_empty(out_features, in_features), buckets.new_empty(out_features * hash_bias)
     index.scatter(buckets.detach().numpy(), weight.view(-1).numpy(), bias.numpy())
     return weight, bias
 
@@ -109,20 +112,22 @@ class _HashedLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, buckets, bias, index, hash_bias: bool, out_features: int):
-        weight, hashed_bias = _materialize(index, buckets, out_features, x.shape[1], out_features * hash_bias)
-        ctx.index, ctx.hash_bias, ctx.weight, ctx.num_buckets = index, hash_bias, weight, buckets.numel()
-        ctx.save_for_backward(x)
+        weight, hashed_bias = _materialize(index, buckets, out_features, x.shape[1], hash_bias)
+        ctx.index, ctx.hash_bias, ctx.weight = index, hash_bias, weight
+        ctx.save_for_backward(x, buckets)  # buckets: autograd refuses a backward after they changed
         return torch.addmm(hashed_bias if hash_bias else bias, x, weight.t())
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        (x,), weight = ctx.saved_tensors, ctx.weight
+        x, buckets = ctx.saved_tensors
+        weight, ctx.weight = ctx.weight, None
+        if weight is None:  # a second backward through a retained graph: the first used the buffer up
+            weight, _ = _materialize(ctx.index, buckets, grad_out.shape[1], x.shape[1], ctx.hash_bias)
         grad_x = grad_out.mm(weight) if ctx.needs_input_grad[0] else None
         grad_bias = grad_out.sum(0)
         weight_grad = torch.mm(grad_out.t(), x, out=weight)  # the weight is used up: reuse its memory
-        del ctx.weight
-        grad_buckets = grad_out.new_empty(ctx.num_buckets)
+        grad_buckets = grad_out.new_empty(buckets.numel())
         hashed_bias_grad = grad_bias if ctx.hash_bias else grad_bias[:0]
         ctx.index.bucket_sum(weight_grad.view(-1).numpy(), hashed_bias_grad.numpy(), grad_buckets.numpy())
         return grad_x, grad_buckets, None if ctx.hash_bias else grad_bias, None, None, None
@@ -176,7 +181,7 @@ class HashedLinear(nn.Module):
         """The weight and bias values (not differentiable: training goes through `forward`)."""
         with torch.no_grad():
             weight, hashed_bias = _materialize(self._index(), self.buckets, self.out_features, self.in_features,
-                                               self.out_features * self.hash_bias)
+                                               self.hash_bias)
         return weight, (hashed_bias if self.hash_bias else self.bias)
 
     def virtual_weight(self) -> torch.Tensor:
@@ -185,6 +190,8 @@ class HashedLinear(nn.Module):
         return torch.cat((weight, bias[:, None]), dim=1) if self.hash_bias else weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"input has {x.shape[-1]} features; this layer takes {self.in_features}")
         y = _HashedLinearFunction.apply(x.reshape(-1, self.in_features), self.buckets, self.bias, self._index(),
                                         self.hash_bias, self.out_features)
         return y.view(*x.shape[:-1], self.out_features)

@@ -67,6 +67,33 @@ def test_fast_path_matches_naive_exactly(hash_bias, cache_index):
     assert torch.equal(fast.virtual_weight(), naive.virtual_weight())
 
 
+def test_a_retained_graph_gives_the_same_gradients_twice():
+    # the first backward turns the forward's weight buffer into the weight gradient
+    layer, _ = pair(hash_bias=True, cache_index=True)
+    x = torch.randn(8, 300, requires_grad=True)
+    y = layer(x)
+    first = torch.autograd.grad(y.square().sum(), [x, layer.buckets], retain_graph=True)
+    second = torch.autograd.grad(y.square().sum(), [x, layer.buckets])
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+def test_backward_after_the_buckets_changed_is_refused():
+    layer, _ = pair(hash_bias=False, cache_index=True)
+    y = layer(torch.randn(4, 300))
+    with torch.no_grad():
+        layer.buckets.mul_(2)  # as an optimizer step between forward and backward would
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_leading_dimensions_and_a_wrong_width():
+    layer, _ = pair(hash_bias=True, cache_index=True)
+    x = torch.randn(3, 4, 300)
+    assert torch.equal(layer(x), layer(x.view(12, 300)).view(3, 4, 200))
+    with pytest.raises(ValueError, match="input has 600 features; this layer takes 300"):
+        layer(torch.randn(2, 600))
+
+
 def test_virtual_weight_layout_and_values():
     layer, _ = pair(hash_bias=True, cache_index=True)
     virtual = layer.virtual_weight()
