@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -23,4 +24,16 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_json_atomically(path: Path, obj) -> None:
-    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+    """Always valid JSON: a non-finite float (NaN, Infinity) is written as null."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text))
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj

@@ -17,9 +17,14 @@ class ConsoleLogger:
                  100 * m["best_val_error"], m["lr"], m["seconds"])
 
     def finish(self, record: dict) -> None:
-        log.info("%s on %s at ratio %s: test error %.2f%% (val %.2f%%, epoch %d) | stored %d of %d params "
+        if record["status"] == "diverged":
+            log.warning("%s on %s at ratio %s: DIVERGED (%s); no test error", record["method"], record["dataset"],
+                        record["ratio"], record["divergence"]["reason"])
+            return
+        test = "not evaluated (tuning trial)" if record["test_error"] is None else f"{100 * record['test_error']:.2f}%"
+        log.info("%s on %s at ratio %s: test error %s (val %.2f%%, epoch %d) | stored %d of %d params "
                  "(budget %d, fill %.3f) | %d bytes on disk | %.1fs training",
-                 record["method"], record["dataset"], record["ratio"], 100 * record["test_error"],
+                 record["method"], record["dataset"], record["ratio"], test,
                  100 * record["val_error"], record["best_epoch"], record["params_stored"], record["params_ref"],
                  record["params_budget"], record["fill"], record["bytes_on_disk"], record["train_seconds"])
 

@@ -14,7 +14,9 @@ from bench.files import write_json_atomically
 
 RESULT_FILE = "result.json"
 # Keys that change where or how a run is reported, or whether it is redone, not what it computes.
-NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun")
+# `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
+# `search_space` steer studies (bench/tuning/study.py), not what one run computes.
+NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 
 
@@ -29,8 +31,9 @@ def experiment_config(cfg) -> dict:
         for key in PATH_KEYS:
             if key in cfg:
                 cfg[key] = f"<{key}>"
+        cfg.pop("hydra", None)  # Hydra's own node resolves only inside a job
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for key in NOT_PART_OF_EXPERIMENT + ("hydra",):
+    for key in NOT_PART_OF_EXPERIMENT:
         resolved.pop(key, None)
     if "ratio" in resolved:
         resolved["ratio"] = str(parse_ratio(resolved["ratio"]))

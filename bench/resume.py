@@ -3,7 +3,7 @@
 `OUTPUT_ROOT/runs/<config_hash>/` holds one experiment's `result.json`, `model.pt` and wandb
 files; the hash covers the resolved experiment config, not output paths or loggers. Claiming it:
 
-- a complete `result.json`: the run is skipped (`rerun=true` forces it again);
+- a `complete` or `diverged` `result.json`: the run is skipped (`rerun=true` forces it again);
 - `status: running` that no live process holds: an interrupted (killed) run, redone;
 - `status: failed`: redone;
 - a live process holding the directory's lock (the same experiment launched twice at once):
@@ -30,6 +30,8 @@ log = logging.getLogger("bench")
 RUNS_DIR = "runs"
 LOCK_FILE = ".lock"
 ATTEMPTS_DIR = "attempts"
+# A run that ended with a result: `diverged` is one too (the same seed diverges again).
+FINAL_STATUSES = ("complete", "diverged")
 
 
 def run_dir_of(output_root, cfg) -> Path:
@@ -92,10 +94,10 @@ def claim_run_dir(cfg, summary: dict, rerun: bool = False) -> RunSlot:
         lock_file.close()
         return RunSlot(run_dir, start_record, skip_reason="another live process is running this experiment now")
     previous = read_record(run_dir)
-    if previous and previous.get("status") == "complete" and not rerun:
+    if previous and previous.get("status") in FINAL_STATUSES and not rerun:
         lock_file.close()
-        return RunSlot(run_dir, start_record, skip_reason="already complete (rerun=true runs it again)",
-                       previous=previous)
+        return RunSlot(run_dir, start_record, previous=previous,
+                       skip_reason=f"already {previous['status']} (rerun=true runs it again)")
     moved_to = _archive_previous_attempt(run_dir)
     if moved_to:
         status = previous.get("status", "unreadable") if previous else "no result"

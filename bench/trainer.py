@@ -1,7 +1,13 @@
 """The one training recipe: SGD with momentum, per-epoch learning-rate decay, model selection
-on validation error with early stopping. Defaults follow the HashedNets authors' code."""
+on validation error with early stopping. Defaults follow the HashedNets authors' code.
+
+A run that diverges ends at once with `TrainingDiverged`: a batch whose loss is not finite, or
+an epoch whose mean training loss exceeds `divergence_factor` times the first epoch's (a
+healthy run's later epochs stay below its first, which includes the untrained start).
+"""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -21,6 +27,20 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, batch_index: torch
     return F.cross_entropy(logits, labels)
 
 
+class TrainingDiverged(Exception):
+    """Training left the finite, decreasing regime; the run is recorded as `diverged`, never scored."""
+
+    def __init__(self, phase: str, epoch: int, reason: str, last_finite_loss: float | None, lr: float,
+                 history: list[dict]):
+        super().__init__(f"{phase} diverged in epoch {epoch}: {reason} (lr {lr:g})")
+        self.phase, self.epoch, self.reason, self.lr = phase, epoch, reason, lr
+        self.last_finite_loss, self.history = last_finite_loss, history
+
+    def as_record(self) -> dict:
+        return {"phase": self.phase, "epoch": self.epoch, "reason": self.reason,
+                "last_finite_loss": self.last_finite_loss, "lr": self.lr}
+
+
 @dataclass
 class FitResult:
     best_epoch: int
@@ -33,9 +53,10 @@ class FitResult:
 
 class Trainer:
     def __init__(self, epochs: int, batch_size: int, lr: float, momentum: float, lr_decay: float,
-                 weight_decay: float, patience: int, seed: int,
+                 weight_decay: float, patience: int, seed: int, divergence_factor: float = 3.0,
                  on_epoch: Callable[[dict], None] = lambda metrics: None):
         self.epochs, self.batch_size, self.patience = epochs, batch_size, patience
+        self.divergence_factor = divergence_factor
         self.lr, self.momentum, self.lr_decay, self.weight_decay = lr, momentum, lr_decay, weight_decay
         self.seed, self.on_epoch = seed, on_epoch
 
@@ -44,7 +65,7 @@ class Trainer:
         return cls(epochs=train_cfg.epochs, batch_size=train_cfg.batch_size, lr=train_cfg.lr,
                    momentum=train_cfg.momentum, lr_decay=train_cfg.lr_decay,
                    weight_decay=train_cfg.weight_decay, patience=train_cfg.patience, seed=seed,
-                   on_epoch=on_epoch)
+                   divergence_factor=train_cfg.divergence_factor, on_epoch=on_epoch)
 
     def recipe(self) -> dict:
         """Everything that decides what training produces (e.g. a cache key for a teacher)."""
@@ -56,7 +77,8 @@ class Trainer:
             phase: str = "train") -> FitResult:
         """Train, then load the weights of the epoch with the lowest validation error into `model`.
 
-        Stops early after `patience` epochs without a new best. The test set is never touched.
+        Stops early after `patience` epochs without a new best; raises `TrainingDiverged` (see the
+        module's docstring). The test set is never touched.
         """
         epochs = self.epochs if epochs is None else epochs
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
@@ -66,24 +88,38 @@ class Trainer:
         n = len(data.train_y)
         best_state, best_epoch, best_val = None, 0, float("inf")
         history, start = [], time.perf_counter()
+        first_epoch_loss, last_finite_loss = None, None
+
+        def diverged(epoch: int, reason: str) -> TrainingDiverged:
+            return TrainingDiverged(phase, epoch, reason, last_finite_loss, optimizer.param_groups[0]["lr"], history)
+
         for epoch in range(1, epochs + 1):
             model.train()
             order = torch.randperm(n, generator=shuffle)
-            loss_sum = torch.zeros(())
+            loss_sum = 0.0
             for first in range(0, n, self.batch_size):
                 batch = order[first:first + self.batch_size]
                 loss = loss_fn(model(data.train_x[batch]), data.train_y[batch], batch)
+                batch_loss = loss.item()
+                if not math.isfinite(batch_loss):
+                    raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")
+                last_finite_loss = batch_loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                loss_sum += loss.detach() * len(batch)
+                loss_sum += batch_loss * len(batch)
+            train_loss = loss_sum / n
+            first_epoch_loss = train_loss if first_epoch_loss is None else first_epoch_loss
+            if train_loss > self.divergence_factor * first_epoch_loss:
+                raise diverged(epoch, f"mean training loss {train_loss:.4g} > {self.divergence_factor:g} x the "
+                                      f"first epoch's {first_epoch_loss:.4g}")
             lr = optimizer.param_groups[0]["lr"]
             schedule.step()
             val_error = error_rate(model, data.val_x, data.val_y)
             if val_error < best_val:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 best_epoch, best_val = epoch, val_error
-            metrics = {"phase": phase, "epoch": epoch, "epochs": epochs, "train_loss": loss_sum.item() / n,
+            metrics = {"phase": phase, "epoch": epoch, "epochs": epochs, "train_loss": train_loss,
                        "val_error": val_error, "best_val_error": best_val, "lr": lr,
                        "seconds": time.perf_counter() - start}
             history.append(metrics)

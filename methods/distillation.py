@@ -6,45 +6,53 @@
 The T^2 factor keeps the soft term's gradients on the scale of the hard term's (Hinton et al.).
 `dk` is the equivalent-size net (`nn`) as student, `hashednets_dk` HashedNets; the student
 decides what is built and stored, the teacher is only used in training (methods/teacher.py).
+The teacher trains with `teacher_train` (the config passes the shared recipe, `${train}`), so a
+student's tuned hyperparameters (`hparams`) never change its teacher.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch import nn
 
 from bench.architecture import MLPSpec
 from bench.components import call_target
 from bench.errors import UserError
 from bench.evaluate import logits
-from bench.trainer import FitResult
+from bench.trainer import FitResult, Trainer
 from methods.base import Method
 from methods.teacher import cached_teacher
 
 
 class Distillation(Method):
-    def __init__(self, student: dict, temperature: float = 4.0, soft_weight: float = 0.9,
+    def __init__(self, student: dict, teacher_train: dict, temperature: float = 4.0, soft_weight: float = 0.9,
                  teacher_cache: str = "outputs/teachers"):
         if not float(temperature) > 0:
             raise UserError(f"dark knowledge: temperature={temperature!r} must be > 0")
         if not 0 <= float(soft_weight) <= 1:
             raise UserError(f"dark knowledge: soft_weight={soft_weight!r} must be in [0, 1]")
         self.student = call_target(student)
+        self.teacher_train = OmegaConf.create(teacher_train)
         self.temperature, self.soft_weight = float(temperature), float(soft_weight)
         self.teacher_cache = Path(teacher_cache)
         self.teacher_spec: MLPSpec | None = None  # the uncompressed architecture, set by `build`
 
     def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        self.teacher_spec = spec  # the teacher is the dense net the budget is measured against
+        # the teacher is the dense net the budget is measured against, with the teacher recipe's dropout
+        self.teacher_spec = replace(spec, dropout_input=float(self.teacher_train.dropout_input),
+                                    dropout_hidden=float(self.teacher_train.dropout_hidden))
         try:
             return self.student.build(spec, budget, seed)
         except UserError as err:
             raise UserError(f"dark knowledge student: {err}") from None
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
-        teacher, teacher_notes = cached_teacher(self.teacher_spec, trainer, data, self.teacher_cache)
+        teacher_trainer = Trainer.from_config(self.teacher_train, trainer.seed, on_epoch=trainer.on_epoch)
+        teacher, teacher_notes = cached_teacher(self.teacher_spec, teacher_trainer, data, self.teacher_cache)
         soft_targets = F.softmax(logits(teacher, data.train_x) / self.temperature, dim=1)
         t, w = self.temperature, self.soft_weight
 

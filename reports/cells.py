@@ -3,7 +3,11 @@
 A setup is one data set, model, epoch budget and recipe (the training config and the data set's
 options, hashed): runs of different setups never share a table, let alone a cell. Within a
 setup, a cell lists the seeds it should have (every seed seen in the setup) and says which are
-missing, failed or unfinished; only complete cells are ranked.
+missing, failed, diverged or unfinished; only complete cells are ranked, and a cell with a
+diverged seed is never a number.
+
+A cell is also split by where its hyperparameters came from (`tuning`): `default` (the shared
+recipe), `tuned` (a study's best, `tuned=true`) or `custom` (hparams given by hand).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import math
 import pandas as pd
 
 SETUP = ["dataset", "model", "epochs", "recipe"]
-CELL = SETUP + ["method", "method_config", "ratio", "hidden"]
+CELL = SETUP + ["method", "method_config", "tuning", "hparams", "ratio", "hidden"]
 
 
 def short_hash(obj) -> str:
@@ -27,9 +31,13 @@ def run_row(record: dict) -> dict:
     recipe = {"train": {k: v for k, v in config.get("train", {}).items() if k != "epochs"},
               "dataset": config.get("dataset")}
     complete = record.get("status") == "complete"
+    hparams = record.get("hparams") or {}
+    tuning = "tuned" if record.get("hparams_source") else "custom" if hparams else "default"
     return {
         "dataset": record.get("dataset"), "model": record.get("model"), "epochs": record.get("epochs_budget"),
         "recipe": short_hash(recipe), "method": record.get("method"), "method_config": short_hash(config.get("method")),
+        "tuning": tuning, "hparams": json.dumps(hparams, sort_keys=True),
+        "hparams_source": json.dumps(record.get("hparams_source"), sort_keys=True) if tuning == "tuned" else "",
         "ratio": record.get("ratio"), "hidden": "-".join(str(h) for h in record.get("hidden", [])),
         "compression_factor": record.get("compression_factor"), "seed": record.get("seed"),
         "status": record.get("status", "unknown"),
@@ -42,7 +50,8 @@ def run_row(record: dict) -> dict:
 
 def summarize_cell(runs: pd.DataFrame, expected_seeds: list) -> dict:
     done = runs[runs["status"] == "complete"]
-    errors = done["test_error_pct"]
+    # a cell with a diverged seed shows no error at all: its other seeds' mean would flatter the method
+    errors = done["test_error_pct"] if not (runs["status"] == "diverged").any() else done["test_error_pct"].iloc[:0]
     seeds_done = sorted(done["seed"].tolist())
     not_done = runs[runs["status"] != "complete"]
     return {
@@ -51,14 +60,21 @@ def summarize_cell(runs: pd.DataFrame, expected_seeds: list) -> dict:
         "n_expected": len(expected_seeds),
         "seeds": " ".join(map(str, seeds_done)),
         "missing_seeds": " ".join(str(s) for s in expected_seeds if s not in seeds_done),
-        "failed_seeds": " ".join(map(str, sorted(not_done[not_done["status"] == "failed"]["seed"]))),
-        "unfinished_seeds": " ".join(map(str, sorted(not_done[not_done["status"] != "failed"]["seed"]))),
-        "test_error_mean_pct": errors.mean() if len(done) else math.nan,
-        "test_error_std_pct": errors.std(ddof=1) if len(done) > 1 else math.nan,  # sample std over seeds
+        "failed_seeds": _seeds_with(not_done, "failed"),
+        "diverged_seeds": _seeds_with(not_done, "diverged"),
+        "unfinished_seeds": " ".join(map(str, sorted(not_done[~not_done["status"].isin(["failed", "diverged"])]["seed"]))),
+        "n_diverged": int((runs["status"] == "diverged").sum()),
+        "hparams_source": runs["hparams_source"].iloc[0],
+        "test_error_mean_pct": errors.mean() if len(errors) else math.nan,
+        "test_error_std_pct": errors.std(ddof=1) if len(errors) > 1 else math.nan,  # sample std over seeds
         "params_stored": done["params_stored"].max() if len(done) else math.nan,
         "params_budget": done["params_budget"].max() if len(done) else math.nan,
         "bytes_on_disk": done["bytes_on_disk"].mean() if len(done) else math.nan,
     }
+
+
+def _seeds_with(runs: pd.DataFrame, status: str) -> str:
+    return " ".join(map(str, sorted(runs[runs["status"] == status]["seed"])))
 
 
 def leaderboard_cells(records: list[dict]) -> pd.DataFrame:
@@ -82,9 +98,14 @@ def leaderboard_cells(records: list[dict]) -> pd.DataFrame:
 
 
 def _method_labels(cells: pd.DataFrame) -> pd.Series:
-    """The method's name; with its config hash where one setup has the method with several configs."""
+    """The method's name, `(tuned)` or `(custom hp)` unless it has the default recipe, and a config hash
+    where one setup has the method with several configs (or one column several hparams of a kind)."""
     variants = cells.groupby(SETUP + ["method"])["method_config"].transform("nunique")
-    return cells["method"].where(variants == 1, cells["method"] + " [" + cells["method_config"] + "]")
+    labels = cells["method"].where(variants == 1, cells["method"] + " [" + cells["method_config"] + "]")
+    labels = labels + cells["tuning"].map({"default": "", "tuned": " (tuned)", "custom": " (custom hp)"})
+    hparams_hash = cells["hparams"].map(lambda h: short_hash(json.loads(h)))
+    several = cells.groupby(SETUP + ["method", "method_config", "tuning", "ratio", "hidden"])["hparams"].transform("nunique")
+    return labels.where((several == 1) & (cells["tuning"] != "custom"), labels + " [hp " + hparams_hash + "]")
 
 
 def _column_labels(cells: pd.DataFrame) -> pd.Series:

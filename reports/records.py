@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.record import RESULT_FILE
-from bench.resume import ATTEMPTS_DIR
+from bench.resume import ATTEMPTS_DIR, FINAL_STATUSES
 
 log = logging.getLogger("bench")
 
@@ -34,11 +34,12 @@ def load_records(results_dirs) -> list[dict]:
             record["record_path"] = str(path)
             identity = record.get("config_hash") or str(path.resolve())
             kept = by_identity.get(identity)
-            if kept is None or (kept.get("status") != "complete" and record.get("status") == "complete"):
+            if kept is None or (kept.get("status") not in FINAL_STATUSES and record.get("status") in FINAL_STATUSES):
                 by_identity[identity] = record
     return list(by_identity.values())
 
 
 def compress_records(records: list[dict]) -> list[dict]:
-    """Records of the classification-compression task (records written before `task` existed are such)."""
-    return [r for r in records if r.get("task", "compress") == "compress"]
+    """Benchmark records of the classification-compression task (records written before `task` existed
+    are such); tuning trials, which have no test error by design, are left out."""
+    return [r for r in records if r.get("task", "compress") == "compress" and r.get("evaluate_test", True)]

@@ -20,6 +20,8 @@ def error_text(cell) -> str:
         std = "" if math.isnan(cell["test_error_std_pct"]) else f" ± {cell['test_error_std_pct']:.2f}"
         text = f"{cell['test_error_mean_pct']:.2f}{std}"
         text = f"**{text}**" if cell["best"] else text
+    if cell["n_diverged"]:  # never a number: a diverged seed says the method failed to train here
+        return f"diverged ({cell['n_diverged']} of {cell['n_expected']} seeds)"
     if cell["complete"]:
         return f"{text} (n={cell['n_seeds']})"
     why = [f"failed: {cell['failed_seeds']}" if cell["failed_seeds"] else "",
@@ -50,12 +52,24 @@ def setup_tables(cells: pd.DataFrame, paper: pd.DataFrame) -> str:
     for method, points in paper.groupby("method"):
         by_ratio = dict(zip(points["ratio"], points["test_error_pct"]))
         errors.append([f"paper: {method}"] + [_paper_text(by_ratio, column) for column in columns])
-    return "\n\n".join([
-        "Test error (%), mean ± sample std over seeds (n seeds); **bold**: best complete cell of its column.",
+    return "\n\n".join(filter(None, [
+        "Test error (%), mean ± sample std over seeds (n seeds); **bold**: best complete cell of its column. "
+        "`(tuned)`: hyperparameters tuned on validation for that cell (`tuned=true`); no mark: the default recipe.",
+        mixing_warning(cells, columns),
         markdown_table(["method"] + columns, errors),
         "Storage: parameters stored of the budget, and the exported checkpoint's bytes on disk (mean over seeds).",
         markdown_table(["method"] + columns, grid(storage_text)),
-    ])
+    ]))
+
+
+def mixing_warning(cells: pd.DataFrame, columns: list[str]) -> str:
+    """A warning naming the columns that compare tuned cells with default-recipe ones."""
+    kinds = cells.groupby("column")["tuning"].agg(set)
+    mixed = [c for c in columns if {"tuned", "default"} <= kinds.get(c, set())]
+    if not mixed:
+        return ""
+    return (f"⚠ Columns {', '.join(mixed)} mix tuned and default-recipe cells: a tuned method had a chance the "
+            "others did not; compare like with like (all `(tuned)` rows, or none).")
 
 
 def _paper_text(by_ratio: dict, column: str) -> str:

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from bench.components import call_target
@@ -26,10 +27,16 @@ def result_records(output_root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(Path(output_root).rglob("result.json"))]
 
 
-def method_node(name: str):
-    """The config node of `conf/method/NAME.yaml` (a `_global_` file nests it under `method`)."""
-    node = OmegaConf.load(REPO / "conf" / "method" / f"{name}.yaml")
-    return node.method if "method" in node else node
+def compose_config(*overrides: str):
+    """The run config `main.py OVERRIDES` would get (composed by Hydra, not run)."""
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def method_node(name: str, *overrides: str):
+    """The resolved `method` node of `method=NAME` (interpolations such as `${train}` filled in)."""
+    cfg = compose_config(f"method={name}", *overrides)
+    return OmegaConf.create(OmegaConf.to_container(cfg.method, resolve=True))
 
 
 def load_method(name: str):

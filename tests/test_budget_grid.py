@@ -3,12 +3,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from bench.architecture import MLPSpec
 from bench.budget import MIN_FILL, params_budget
 from bench.components import call_target
 from bench.errors import UserError
+from conftest import method_node
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MODELS = {"mlp3": MLPSpec(784, (1000,), 10), "mlp5": MLPSpec(784, (1000, 1000, 1000), 10)}
@@ -31,10 +31,8 @@ METHODS = {  # name -> overrides; `dense` stores everything and runs at ratio 1 
 }
 
 
-def method_node(name: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=[f"method={name.split('+')[0]}", *METHODS[name]])
-    return cfg.method
+def grid_method_node(name: str):
+    return method_node(name.split("+")[0], *METHODS[name])
 
 
 def test_every_method_config_is_in_the_grid():
@@ -44,7 +42,7 @@ def test_every_method_config_is_in_the_grid():
 
 @pytest.mark.parametrize("name", METHODS)
 def test_budget_grid(name):
-    node = method_node(name)
+    node = grid_method_node(name)
     for model, spec in MODELS.items():
         for ratio in RATIOS:
             budget = params_budget(ratio, spec.params_ref())
@@ -59,7 +57,7 @@ def test_budget_grid(name):
                                             ("lowrank", 2020), ("sketch", 2020)])
 def test_too_small_a_budget_names_the_smallest_ratio(name, smallest):
     spec = MODELS["mlp3"]
-    method = call_target(method_node(name))
+    method = call_target(grid_method_node(name))
     with pytest.raises(UserError, match=f"smallest ratio it supports for this model is {smallest}/795010"):
         method.build(spec, smallest - 1, seed=1)
-    assert method.stored_params(call_target(method_node(name)).build(spec, smallest, seed=1)) <= smallest
+    assert method.stored_params(call_target(grid_method_node(name)).build(spec, smallest, seed=1)) <= smallest

@@ -1,0 +1,1 @@
+"""Tuning studies: Bayesian optimisation (Optuna's TPE) of each cell's hyperparameters on validation error."""

@@ -1,0 +1,71 @@
+"""A method's search space (the top-level `search_space` node its config file sets) and trials' values.
+
+    search_space:
+      train:
+        lr: {type: float, low: 0.003, high: 0.3, log: true}
+      method:
+        rounds: {type: int, low: 1, high: 3}
+        scope: {type: categorical, choices: [layer, global]}
+
+Names are flattened to `train.lr`; a trial's values become `hparams` (bench/hparams.py).
+"""
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from bench.errors import UserError
+from bench.hparams import TARGETS
+
+KINDS = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"}, "categorical": {"choices"}}
+
+
+def parameters(search_space) -> dict[str, dict]:
+    """The flat parameter specs (`train.lr` -> {type, low, high, log}), checked."""
+    space = OmegaConf.to_container(search_space, resolve=True) if search_space is not None else {}
+    params = {}
+    for target, options in space.items():
+        if target not in TARGETS:
+            raise UserError(f"search_space.{target}: unknown; a search space covers {' and '.join(TARGETS)} keys")
+        for name, spec in _leaves(options, target).items():
+            kind = spec.get("type")
+            if kind not in KINDS:
+                raise UserError(f"search_space.{name}.type={kind!r}: allowed: {', '.join(KINDS)}")
+            extra = set(spec) - KINDS[kind] - {"type"}
+            if extra or (kind != "categorical" and not spec.get("low", 0) < spec.get("high", 0)):
+                raise UserError(f"search_space.{name}: {spec} is not a valid {kind} range "
+                                f"(keys: {', '.join(sorted(KINDS[kind]))}; low < high)")
+            params[name] = spec
+    if not params:
+        raise UserError("search_space is empty for this method; nothing to tune (set it in conf/method/NAME.yaml)")
+    return params
+
+
+def _leaves(options: dict, prefix: str) -> dict[str, dict]:
+    """Parameter specs are the dicts holding `type`; other dicts nest deeper (e.g. method.student)."""
+    leaves = {}
+    for key, value in options.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict) and "type" not in value:
+            leaves.update(_leaves(value, name))
+        else:
+            leaves[name] = value if isinstance(value, dict) else {"type": None}
+    return leaves
+
+
+def suggest(trial, params: dict[str, dict]) -> dict:
+    """One value per parameter from an Optuna trial."""
+    values = {}
+    for name, spec in params.items():
+        if spec["type"] == "categorical":
+            values[name] = trial.suggest_categorical(name, spec["choices"])
+        elif spec["type"] == "int":
+            values[name] = trial.suggest_int(name, spec["low"], spec["high"], log=spec.get("log", False))
+        else:
+            values[name] = trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False))
+    return values
+
+
+def hparam_overrides(values: dict) -> list[str]:
+    """Hydra command-line overrides that set a trial's values as hparams."""
+    return [f"++hparams.{name}={value!r}" if isinstance(value, float) else f"++hparams.{name}={value}"
+            for name, value in values.items()]

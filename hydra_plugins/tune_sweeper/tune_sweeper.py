@@ -1,0 +1,140 @@
+"""`hydra/sweeper=tune` (set by `experiment=tune`): one Optuna study per cell of the sweep.
+
+    python main.py -m experiment=tune method=lowrank ratio=1/64 dataset=mnist5k
+    python main.py -m experiment=tune method=nn,lowrank ratio=1/8,1/64 hydra/launcher=parallel
+
+The command line's sweep lists span cells (as Hydra's basic sweeper would); each cell gets a
+study (bench/tuning/study.py). Trials are asked `tune.parallel_trials` at a time from TPE
+(constant liar, so parallel trials spread out) and launched through the configured launcher as
+ordinary runs with the trial's hparams, the tuning seed and `evaluate_test=false`. A resumed
+study counts its finished trials and runs only the missing ones; trials a killed sweep left
+running are asked again first (their runs, if complete, are read back, not retrained).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, List
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.errors import HydraException
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from bench.tuning.search_space import hparam_overrides, parameters, suggest
+from bench.tuning.study import WORST_VALUE, cell_identity, finished_trials, storage, study_dir
+
+log = logging.getLogger("bench")
+TrialState = optuna.trial.TrialState
+
+
+class TuneSweeper(Sweeper):
+    def __init__(self, params: dict | None = None):
+        self.params = params or {}  # sweep lists a preset may set, as in Hydra's basic sweeper
+        self.job_index = 0
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: List[str]) -> Any:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
+        cells = BasicSweeper.split_arguments(overrides, None)[0]
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        return [self.tune_cell(cell) for cell in cells]
+
+    def tune_cell(self, cell: list[str]) -> dict:
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(cell))
+        params = parameters(cfg.search_space)
+        directory = study_dir(cfg)
+        directory.mkdir(parents=True, exist_ok=True)
+        with _exclusive(directory / "sweeper.lock"):
+            study = optuna.create_study(
+                study_name=directory.name, storage=storage(directory), load_if_exists=True, direction="minimize",
+                sampler=optuna.samplers.TPESampler(seed=cfg.tune.seed, constant_liar=True,
+                                                   n_startup_trials=cfg.tune.startup_trials))
+            _describe(directory, cfg)
+            _requeue_interrupted(study)
+            started = time.perf_counter()
+            while len(finished_trials(study)) < cfg.tune.n_trials:
+                self._run_batch(study, cfg, cell, params)
+            wall = study.user_attrs.get("wall_seconds", 0.0) + time.perf_counter() - started
+            study.set_user_attr("wall_seconds", round(wall, 1))
+        best = study.best_trial
+        summary = {"study": directory.name, "finished_trials": len(finished_trials(study)),
+                   "best_trial": best.number, "best_val_error": best.value, "best_params": best.params,
+                   "diverged_trials": sum(t.user_attrs.get("status") == "diverged" for t in study.trials),
+                   "wall_seconds": study.user_attrs["wall_seconds"]}
+        (directory / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        log.info("study %s: best validation error %.4f (trial %d) with %s; %d finished trials, %.0f s",
+                 directory.name, best.value, best.number, best.params, summary["finished_trials"], wall)
+        return summary
+
+    def _run_batch(self, study: optuna.Study, cfg: DictConfig, cell: list[str], params: dict) -> None:
+        size = min(cfg.tune.parallel_trials, cfg.tune.n_trials - len(finished_trials(study)))
+        trials = [study.ask() for _ in range(size)]
+        batch = [list(cell) + [f"seed={cfg.tune.seed}", "evaluate_test=false"]
+                 + hparam_overrides(suggest(trial, params)) for trial in trials]
+        returns = self.launcher.launch(batch, initial_job_idx=self.job_index)
+        self.job_index += len(batch)
+        failures = []
+        for trial, job in zip(trials, returns):
+            try:
+                outcome = job.return_value  # raises the job's exception if it failed
+            except Exception as err:
+                outcome = {"status": "failed", "error": str(err)}
+            if not outcome or outcome.get("status") not in ("complete", "diverged"):
+                failures.append(str(outcome))
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            trial.set_user_attr("status", outcome["status"])
+            trial.set_user_attr("config_hash", outcome["config_hash"])
+            study.tell(trial, WORST_VALUE if outcome["status"] == "diverged" else outcome["val_error"])
+        if len(failures) == len(trials) and not finished_trials(study):
+            raise HydraException(f"tuning study {study.study_name}: every trial failed; first error: {failures[0]}")
+
+
+def _describe(directory: Path, cfg: DictConfig) -> None:
+    """The cell and search space in plain JSON beside the journal, for people and reports."""
+    path = directory / "cell.json"
+    if not path.exists():
+        path.write_text(json.dumps(cell_identity(cfg), indent=2, sort_keys=True) + "\n")
+
+
+def _requeue_interrupted(study: optuna.Study) -> None:
+    """Trials left running by a killed sweep: fail them and ask their values again first."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.enqueue_trial(trial.params, skip_if_exists=False)
+        study.tell(trial.number, state=TrialState.FAIL)
+        log.warning("study %s: trial %d was interrupted; its values are tried again", study.study_name, trial.number)
+
+
+class _exclusive:
+    """An OS lock on the study: one live sweeper per study (a second launch says so and stops)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.file = open(self.path, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise HydraException(f"tuning study {self.path.parent.name} is being run by another live process") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
