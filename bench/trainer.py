@@ -2,8 +2,8 @@
 on validation error with early stopping. Defaults follow the HashedNets authors' code.
 
 A run that diverges ends at once with `TrainingDiverged`: a batch whose loss is not finite, or
-an epoch whose mean training loss exceeds `divergence_factor` times the first epoch's (a
-healthy run's later epochs stay below its first, which includes the untrained start).
+an epoch whose mean training loss exceeds `divergence_factor` times the loss the model had when
+training started (its first batch's): a healthy run's epochs stay below where it started.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class Trainer:
         n = len(data.train_y)
         best_state, best_epoch, best_val = None, 0, float("inf")
         history, start = [], time.perf_counter()
-        first_epoch_loss, last_finite_loss = None, None
+        start_loss, last_finite_loss = None, None
 
         def diverged(epoch: int, reason: str) -> TrainingDiverged:
             return TrainingDiverged(phase, epoch, reason, last_finite_loss, optimizer.param_groups[0]["lr"], history)
@@ -104,15 +104,15 @@ class Trainer:
                 if not math.isfinite(batch_loss):
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")
                 last_finite_loss = batch_loss
+                start_loss = batch_loss if start_loss is None else start_loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 loss_sum += batch_loss * len(batch)
             train_loss = loss_sum / n
-            first_epoch_loss = train_loss if first_epoch_loss is None else first_epoch_loss
-            if train_loss > self.divergence_factor * first_epoch_loss:
+            if train_loss > self.divergence_factor * start_loss:
                 raise diverged(epoch, f"mean training loss {train_loss:.4g} > {self.divergence_factor:g} x the "
-                                      f"first epoch's {first_epoch_loss:.4g}")
+                                      f"starting loss {start_loss:.4g}")
             lr = optimizer.param_groups[0]["lr"]
             schedule.step()
             val_error = error_rate(model, data.val_x, data.val_y)

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run_main(*overrides: str, output_root: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run `python main.py OVERRIDES` in a fresh process (Hydra keeps global state)."""
     env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline"}
-    done = subprocess.run([sys.executable, "main.py", f"output_root={output_root}", *overrides],
+    done = subprocess.run([sys.executable, "main.py", *overrides, f"output_root={output_root}"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(f"main.py failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

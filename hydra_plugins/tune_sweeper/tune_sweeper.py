@@ -61,10 +61,11 @@ class TuneSweeper(Sweeper):
         directory = study_dir(cfg)
         directory.mkdir(parents=True, exist_ok=True)
         with _exclusive(directory / "sweeper.lock"):
-            study = optuna.create_study(
-                study_name=directory.name, storage=storage(directory), load_if_exists=True, direction="minimize",
-                sampler=optuna.samplers.TPESampler(seed=cfg.tune.seed, constant_liar=True,
-                                                   n_startup_trials=cfg.tune.startup_trials))
+            study = optuna.create_study(study_name=directory.name, storage=storage(directory),
+                                        load_if_exists=True, direction="minimize")
+            # seeded by the tuning seed and the trials so far: a resumed study does not replay its first draws
+            study.sampler = optuna.samplers.TPESampler(seed=cfg.tune.seed * 1_000_003 + len(study.trials),
+                                                       constant_liar=True, n_startup_trials=cfg.tune.startup_trials)
             _describe(directory, cfg)
             _requeue_interrupted(study)
             started = time.perf_counter()
