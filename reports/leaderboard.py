@@ -27,12 +27,13 @@ from reports.paper import load_reference, reference_for
 from reports.records import compress_records, load_records
 from reports.tables import setup_tables
 from reports.theory import report_sections as theory_sections
+from reports.tuning import tuned_section
 
 # A section builder gets every record (all tasks) and the output folder, writes its figures under
 # that folder, and returns sections: [{"title": str, "markdown": str, "figures": [Path, ...]}].
 # Each section is rendered into both leaderboard.md and index.html.
 SectionBuilder = Callable[[list[dict], Path], list[dict]]
-SECTION_BUILDERS: list[SectionBuilder] = [theory_sections]
+SECTION_BUILDERS: list[SectionBuilder] = [tuned_section, theory_sections]
 
 TITLE = "Compression benchmark leaderboard"
 

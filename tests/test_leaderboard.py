@@ -6,6 +6,7 @@ import math
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.budget import parse_ratio
@@ -13,6 +14,9 @@ from bench.resume import ATTEMPTS_DIR
 from reports import leaderboard
 from reports.cells import leaderboard_cells
 from reports.records import compress_records, load_records
+from reports.tuning import tuned_section
+
+SECTIONS = [tuned_section]
 
 TRAIN = {"epochs": 10, "batch_size": 50, "lr": 0.1, "momentum": 0.9, "lr_decay": 0.95, "weight_decay": 0.0,
          "patience": 10, "dropout_input": 0.25, "dropout_hidden": 0.25}
@@ -152,3 +156,22 @@ def test_curves_logged_to_wandb_offline(tmp_path, monkeypatch):
     runs = list((tmp_path / "report" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and Path(written["wandb"]).is_relative_to(runs[0])
     assert list(runs[0].glob("*.wandb"))  # the run's log, for `wandb sync`
+
+
+def test_tuned_cells_are_labelled_mixed_columns_warned_and_hyperparameters_reported(tmp_path):
+    source = {"study": "hashednets-mnist-mlp3-r1_8-abc", "trial": 7, "val_error": 0.011, "finished_trials": 20}
+    tuned = [{**record("hashednets", "1/8", s, e), "hparams": {"train": {"lr": 0.031}}, "hparams_source": source}
+             for s, e in [(1, 0.010), (2, 0.012), (3, 0.014)]]
+    default = [record("nn", "1/8", s, e) for s, e in [(1, 0.02), (2, 0.03), (3, 0.04)]]
+    trial = {**record("hashednets", "1/8", 0, None), "evaluate_test": False, "config_hash": "trial-0"}
+    written = leaderboard.write_report(tuned + default + [trial], tmp_path / "report", section_builders=SECTIONS)
+    markdown = written["markdown"].read_text()
+    assert "| hashednets (tuned) | **1.20 ± 0.20** (n=3) |" in markdown and "| nn | 3.00 ± 1.00 (n=3) |" in markdown
+    assert "⚠ Columns 1/8 mix tuned and default-recipe cells" in markdown
+    assert "| mnist | mlp3 | hashednets | 1/8 | hashednets-mnist-mlp3-r1_8-abc #7 | 1.10 | 20 | train.lr=0.031 |" \
+        in markdown
+    cells = pd.read_csv(written["csv"])
+    row = cells[cells["method"] == "hashednets"].iloc[0]
+    assert (row["tuning"], json.loads(row["hparams"]), json.loads(row["hparams_source"])["trial"]) == \
+        ("tuned", {"train": {"lr": 0.031}}, 7)
+    assert row["n_seeds"] == 3  # the tuning trial (no test error by design) is not a seed of the cell
