@@ -123,3 +123,13 @@ def test_trial_values_become_hparams_overrides():
 def test_hparams_must_name_existing_keys(tmp_path):
     done = run_main(*CELL, "+hparams.train.learning_rate=0.1", output_root=tmp_path, check=False)
     assert done.returncode == 2 and "error: hparams.train.learning_rate: no such key in train" in done.stderr
+
+
+def test_a_bad_search_space_or_a_cell_that_cannot_run_ends_the_sweep_with_one_line(tmp_path):
+    bad = tune(tmp_path, "search_space.train.lr.type=gauss", check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: search_space.train.lr.type='gauss': allowed: float, int, categorical"]
+    too_small = tune(tmp_path, "method=nn", "tune.n_trials=2", check=False)  # one hidden unit costs more than 1/64
+    assert too_small.returncode == 2
+    assert too_small.stderr.strip().splitlines()[-1].startswith("error: tuning study nn-mnist5k_tiny-mlp3-r1_64-")
+    assert "every trial failed" in too_small.stderr and "method=nn cannot fit even one hidden unit" in too_small.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any, List
@@ -27,6 +28,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from bench.errors import UserError
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
 from bench.tuning.study import WORST_VALUE, cell_identity, finished_trials, storage, study_dir
 
@@ -53,7 +55,11 @@ class TuneSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        return [self.tune_cell(cell) for cell in cells]
+        try:
+            return [self.tune_cell(cell) for cell in cells]
+        except UserError as err:  # e.g. a bad search space: one line and exit 2, as main.py does for a run
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
 
     def tune_cell(self, cell: list[str]) -> dict:
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(cell))
@@ -104,7 +110,7 @@ class TuneSweeper(Sweeper):
             trial.set_user_attr("config_hash", outcome["config_hash"])
             study.tell(trial, WORST_VALUE if outcome["status"] == "diverged" else outcome["val_error"])
         if len(failures) == len(trials) and not finished_trials(study):
-            raise HydraException(f"tuning study {study.study_name}: every trial failed; first error: {failures[0]}")
+            raise UserError(f"tuning study {study.study_name}: every trial failed; the first: {failures[0]}")
 
 
 def _describe(directory: Path, cfg: DictConfig) -> None:
