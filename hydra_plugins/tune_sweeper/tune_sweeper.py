@@ -23,7 +23,6 @@ from typing import Any, List
 import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
-from hydra.errors import HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
@@ -140,7 +139,8 @@ class _exclusive:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.close()
-            raise HydraException(f"tuning study {self.path.parent.name} is being run by another live process") from None
+            raise UserError(f"tuning study {self.path.parent.name} is being run by another live process; "
+                            "wait for it, or stop it first") from None
         return self
 
     def __exit__(self, *exc) -> None:
