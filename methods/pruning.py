@@ -3,8 +3,9 @@
 Train dense; then, in `rounds` prune/retrain rounds, remove the smallest-magnitude weights
 (per layer, or over all layers at once) until only the budget is left, retraining with the
 mask fixed after each cut. Every phase keeps its best-validation epoch. The checkpoint stores
-the surviving values, their int32 row-major positions and the biases: `params_stored` counts
-the values and biases (the paper's convention), `bytes_on_disk` also pays for the positions.
+the surviving values, their positions (relative indices or a bitmap, whichever is smaller for
+the layer: methods/kept_positions.py) and the biases: `params_stored` counts the kept values and
+biases (the paper's convention), `bytes_on_disk` also pays for the positions and fillers.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bench.architecture import MLP, MLPSpec
 from bench.errors import UserError
 from bench.trainer import FitResult
 from methods.base import Method
+from methods.kept_positions import decode, encode, position_costs
 from methods.masked_linear import MaskedLinear
 from methods.random_edge_removal import connections_per_layer
 
@@ -37,7 +39,7 @@ class MagnitudePruning(Method):
         return MLP(spec, lambda index, fan_in, fan_out: MaskedLinear(fan_in, fan_out))
 
     def stored_params(self, model: nn.Module) -> int:
-        """What the pruned model will store: the budgeted weights and every bias."""
+        """What the pruned model stores: the kept weights and every bias."""
         return sum(self.kept_per_layer) + sum(layer.out_features for layer in model.layers)
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
@@ -51,36 +53,49 @@ class MagnitudePruning(Method):
             phase = "retrain" if self.rounds == 1 else f"retrain {r}/{self.rounds}"
             phases.append(trainer.fit(model, data, epochs=self.retrain_epochs, phase=phase))
         kept = [int(layer.mask.sum()) for layer in model.layers]
+        costs = [position_costs(layer.mask.flatten()) for layer in model.layers]
         notes = {"pruning": {"scope": self.scope, "rounds": self.rounds, "kept_per_layer": kept,
+                             "positions": [{"encoding": c.chosen, "relative_bytes": c.relative,
+                                            "bitmap_bytes": c.bitmap, "fillers": c.fillers} for c in costs],
                              "phases": [{"phase": p.history[0]["phase"], "best_epoch": p.best_epoch,
                                          "best_val_error": p.best_val_error} for p in phases]}}
         last = phases[-1]
         return FitResult(last.best_epoch, last.best_val_error, sum(p.epochs_run for p in phases),
                          sum(p.seconds for p in phases), [m for p in phases for m in p.history], notes)
 
-    @torch.no_grad()
-    def prune(self, model: nn.Module, keep: list[int]) -> None:
-        """Keep the largest-magnitude weights: `keep[i]` in layer i, or sum(keep) over all layers."""
-        magnitudes = [(layer.weight.abs() * layer.mask).flatten() for layer in model.layers]
+    def masks(self, model: nn.Module, keep: list[int]) -> list[torch.Tensor]:
+        """Masks of the largest-magnitude weights: `keep[i]` in layer i, or sum(keep) over all layers."""
+        magnitudes = [(layer.weight.detach().abs() * layer.mask).flatten() for layer in model.layers]
         if self.scope == "layer":
             masks = [_largest(m, k) for m, k in zip(magnitudes, keep)]
         else:
             masks = _largest(torch.cat(magnitudes), sum(keep)).split([m.numel() for m in magnitudes])
-        for layer, mask in zip(model.layers, masks):
-            layer.set_mask(mask.view_as(layer.mask))
+        return [mask.view_as(layer.mask) for mask, layer in zip(masks, model.layers)]
+
+    @torch.no_grad()
+    def prune(self, model: nn.Module, keep: list[int]) -> None:
+        """Keep the largest-magnitude weights: `keep[i]` in layer i, or sum(keep) over all layers."""
+        for layer, mask in zip(model.layers, self.masks(model, keep)):
+            layer.set_mask(mask)
 
     def export_state(self, model: nn.Module) -> dict:
+        return self._state(model, [layer.mask for layer in model.layers])
+
+    def _state(self, model: nn.Module, masks: list[torch.Tensor]) -> dict:
+        """Per layer: kept values and their positions (methods/kept_positions.py), and the bias."""
         state = {}
-        for i, layer in enumerate(model.layers):
-            state[f"layers.{i}.kept_weights"] = layer.kept_weights()
-            state[f"layers.{i}.positions"] = layer.flat_positions()
+        for i, (layer, mask) in enumerate(zip(model.layers, masks)):
+            encoded = encode(layer.weight.detach().flatten(), mask.flatten())
+            state.update({f"layers.{i}.{part}": tensor for part, tensor in encoded.items()})
             state[f"layers.{i}.bias"] = layer.bias.detach()
         return state
 
     def load_state(self, model: nn.Module, state: dict) -> None:
         for i, layer in enumerate(model.layers):
-            layer.load_kept(state[f"layers.{i}.positions"], state[f"layers.{i}.kept_weights"],
-                            state[f"layers.{i}.bias"])
+            encoded = {part: state[f"layers.{i}.{part}"] for part in ("values", "gaps", "bits")
+                       if f"layers.{i}.{part}" in state}
+            positions, values = decode(encoded, layer.weight.numel())
+            layer.load_kept(positions, values, state[f"layers.{i}.bias"])
 
 
 def _largest(values: torch.Tensor, k: int) -> torch.Tensor:

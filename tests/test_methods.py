@@ -104,7 +104,11 @@ def test_pruning_rounds_end_exactly_at_the_budget(tmp_path, scope):
     for layer in model.layers:
         assert torch.count_nonzero(layer.weight[~layer.mask]) == 0
     state = method.export_state(model)
-    assert state["layers.0.positions"].dtype == torch.int32
+    for i, positions in enumerate(fit.notes["pruning"]["positions"]):  # the smaller encoding, said in the notes
+        index = state[f"layers.{i}.bits" if positions["encoding"] == "bitmap" else f"layers.{i}.gaps"]
+        assert index.dtype == torch.uint8
+        assert index.numel() * 1 + 4 * state[f"layers.{i}.values"].numel() == min(positions["relative_bytes"],
+                                                                                   positions["bitmap_bytes"])
     assert fit.notes["pruning"]["kept_per_layer"] == kept
 
 
@@ -132,8 +136,13 @@ def run_in(cfg, output_dir):
 def test_run_records_pruning_params_and_bytes(tmp_path):
     record = run_in(config(tmp_path, "method=pruning", "ratio=1/8"), tmp_path / "run")
     assert record["params_stored"] == record["params_budget"]
-    # values and biases as parameters, plus 4 bytes of position per surviving weight
-    assert record["bytes_on_disk"] > 4 * record["params_stored"] + 4 * (record["params_stored"] - 1010)
+    # values and biases as parameters, plus the positions (and fillers) in the smaller encoding of each layer
+    kept = sum(record["fit_notes"]["pruning"]["kept_per_layer"])
+    positions = sum(min(p["relative_bytes"], p["bitmap_bytes"]) - 4 * k
+                    for p, k in zip(record["fit_notes"]["pruning"]["positions"],
+                                    record["fit_notes"]["pruning"]["kept_per_layer"]))
+    assert kept / 8 < positions < 2 * kept  # far below the 4 bytes per weight of int32 positions
+    assert 4 * record["params_stored"] + positions < record["bytes_on_disk"] < 4 * record["params_stored"] + positions + 4096
     assert [p["phase"] for p in record["fit_notes"]["pruning"]["phases"]] == ["train", "retrain"]
 
 
