@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from bench.architecture import mlp_spec
-from bench.budget import BudgetCheck, params_budget, parse_ratio
+from bench.budget import parse_budget_unit, parse_ratio
 from bench.cli_checks import unknown_group_choice
 from bench.components import call_target
 from bench.errors import UserError
@@ -31,6 +31,7 @@ from bench.export import export_compressed
 from bench.loggers import make_loggers
 from bench.record import experiment_config, library_versions, write_result
 from bench.resume import claim_run_dir
+from bench.run_budget import plan_budget
 from bench.theory.etf import run_etf
 from bench.theory.hashed_recovery import run_hashed_recovery
 from bench.theory.sketch_manifold import run_sketch_manifold
@@ -47,7 +48,7 @@ def summary(cfg: DictConfig) -> dict:
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
             "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
             "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "hidden": [int(h) for h in cfg.model.hidden],
-            "seed": cfg.seed, "epochs_budget": cfg.train.epochs}
+            "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "budget_unit": parse_budget_unit(cfg.budget.unit)}
 
 
 def sweep_name() -> str | None:
@@ -67,10 +68,9 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     data = call_target(cfg.dataset)
     spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
     method = call_target(cfg.method)
-    budget = params_budget(ratio, spec.params_ref())
-    model = method.build(spec, budget, cfg.seed)
-    check = BudgetCheck(spec.params_ref(), budget, method.stored_params(model))
-    check.require_within(cfg.method.name)
+    budget = plan_budget(cfg.budget.unit, ratio, method, cfg.method, spec, cfg.seed)
+    model = method.build(spec, budget.build_params, cfg.seed)
+    budget.require_within(method, model)
 
     run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
     group = cfg.logger.get("group") or sweep_name()
@@ -81,14 +81,15 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     train_seconds = time.perf_counter() - started
     test_error = error_rate(model, data.test_x, data.test_y)  # the only look at the test set
 
-    bytes_on_disk = export_compressed(output_dir / "model.pt", method, cfg.method, spec, budget, cfg.seed, model)
+    bytes_on_disk = export_compressed(output_dir / "model.pt", method, cfg.method, spec, budget.build_params, cfg.seed,
+                                      model)
     record = {
         **start_record,
         "status": "complete",
         "dataset": data.name,
         "dataset_notes": data.notes,
         "dataset_sizes": data.sizes(),
-        **check.as_record(),
+        **budget.as_record(method.stored_params(model), bytes_on_disk),
         "bytes_on_disk": bytes_on_disk,
         "val_error": fit.best_val_error,
         "test_error": test_error,
