@@ -1,9 +1,9 @@
 """From result records to leaderboard cells: one cell per setup, method and ratio, over seeds.
 
-A setup is one data set, model, epoch budget and recipe (the training config and the data set's
-options, hashed): runs of different setups never share a table, let alone a cell. Within a
-setup, a cell lists the seeds it should have (every seed seen in the setup) and says which are
-missing, failed or unfinished; only complete cells are ranked.
+A setup is one data set, model, epoch budget, recipe (the training config and the data set's
+options, hashed) and budget unit (params or bytes): runs of different setups never share a
+table, let alone a cell. Within a setup, a cell lists the seeds it should have (every seed seen
+in the setup) and says which are missing, failed or unfinished; only complete cells are ranked.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 
 import pandas as pd
 
-SETUP = ["dataset", "model", "epochs", "recipe"]
+SETUP = ["dataset", "model", "epochs", "recipe", "budget_unit"]
 CELL = SETUP + ["method", "method_config", "ratio", "hidden"]
 
 
@@ -29,7 +29,8 @@ def run_row(record: dict) -> dict:
     complete = record.get("status") == "complete"
     return {
         "dataset": record.get("dataset"), "model": record.get("model"), "epochs": record.get("epochs_budget"),
-        "recipe": short_hash(recipe), "method": record.get("method"), "method_config": short_hash(config.get("method")),
+        "recipe": short_hash(recipe), "budget_unit": record.get("budget_unit", "params"),  # older records: params
+        "method": record.get("method"), "method_config": short_hash(config.get("method")),
         "ratio": record.get("ratio"), "hidden": "-".join(str(h) for h in record.get("hidden", [])),
         "compression_factor": record.get("compression_factor"), "seed": record.get("seed"),
         "status": record.get("status", "unknown"),
@@ -37,6 +38,7 @@ def run_row(record: dict) -> dict:
         "params_stored": record.get("params_stored") if complete else math.nan,
         "params_budget": record.get("params_budget") if complete else math.nan,
         "bytes_on_disk": record.get("bytes_on_disk") if complete else math.nan,
+        "bytes_budget": record.get("bytes_budget", math.nan) if complete else math.nan,
     }
 
 
@@ -58,6 +60,7 @@ def summarize_cell(runs: pd.DataFrame, expected_seeds: list) -> dict:
         "params_stored": done["params_stored"].max() if len(done) else math.nan,
         "params_budget": done["params_budget"].max() if len(done) else math.nan,
         "bytes_on_disk": done["bytes_on_disk"].mean() if len(done) else math.nan,
+        "bytes_budget": done["bytes_budget"].max() if len(done) else math.nan,
     }
 
 
