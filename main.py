@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.architecture import mlp_spec
-from bench.budget import BudgetCheck, params_budget, parse_ratio
+from bench.budget import parse_budget_unit, parse_ratio
 from bench.cli_checks import unknown_group_choice
 from bench.components import call_target
 from bench.errors import UserError
@@ -32,6 +32,7 @@ from bench.hparams import with_hparams
 from bench.loggers import make_loggers
 from bench.record import experiment_config, library_versions, write_result
 from bench.resume import claim_run_dir
+from bench.run_budget import plan_budget
 from bench.theory.etf import run_etf
 from bench.theory.hashed_recovery import run_hashed_recovery
 from bench.theory.sketch_manifold import run_sketch_manifold
@@ -49,7 +50,8 @@ def summary(cfg: DictConfig) -> dict:
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
             "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
             "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "hidden": [int(h) for h in cfg.model.hidden],
-            "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "evaluate_test": bool(cfg.evaluate_test),
+            "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "budget_unit": parse_budget_unit(cfg.budget.unit),
+            "evaluate_test": bool(cfg.evaluate_test),
             "hparams": OmegaConf.to_container(cfg.hparams, resolve=True)}
 
 
@@ -81,10 +83,9 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     data = call_target(cfg.dataset)
     spec = mlp_spec(cfg.model, train_cfg, data.in_features, data.num_classes)
     method = call_target(method_cfg)
-    budget = params_budget(ratio, spec.params_ref())
-    model = method.build(spec, budget, cfg.seed)
-    check = BudgetCheck(spec.params_ref(), budget, method.stored_params(model))
-    check.require_within(cfg.method.name)
+    budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, spec, cfg.seed)
+    model = method.build(spec, budget.build_params, cfg.seed)
+    budget.require_within(method, model)
 
     run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
     group = cfg.logger.get("group") or sweep_name()
@@ -92,19 +93,22 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
-              **check.as_record(), "versions": library_versions()}
+              "versions": library_versions()}
     try:
         fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
     except TrainingDiverged as diverged:  # a status, never a number: no test error, no checkpoint
         log.warning("%s; recorded as diverged", diverged)
-        record.update(status="diverged", divergence=diverged.as_record(), history=diverged.history,
+        record.update(status="diverged", **budget.as_record(method.stored_params(model)),
+                      divergence=diverged.as_record(), history=diverged.history,
                       train_seconds=round(time.perf_counter() - started, 3), loggers=loggers.describe())
     else:
         train_seconds = time.perf_counter() - started
         # the only look at the test set; tuning trials never take it
         test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
-        bytes_on_disk = export_compressed(output_dir / "model.pt", method, method_cfg, spec, budget, cfg.seed, model)
-        record.update(status="complete", bytes_on_disk=bytes_on_disk, val_error=fit.best_val_error,
+        bytes_on_disk = export_compressed(output_dir / "model.pt", method, method_cfg, spec, budget.build_params,
+                                          cfg.seed, model)
+        record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
+                      bytes_on_disk=bytes_on_disk, val_error=fit.best_val_error,
                       test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
                       train_seconds=round(train_seconds, 3), history=fit.history, fit_notes=fit.notes,
                       loggers=loggers.describe())

@@ -3,6 +3,8 @@
 params_ref:    every weight and bias of the uncompressed architecture.
 params_budget: floor(ratio * params_ref), ratio in (0, 1].
 params_stored: the numbers that must be kept to rebuild the trained model.
+
+`budget.unit=bytes` measures the budget in checkpoint bytes instead (bench/byte_budget.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ from bench.errors import UserError
 
 # Below this a method is considered to waste its budget (DESIGN.md).
 MIN_FILL = 0.97
+# params: the paper's convention (stored numbers); bytes: the exported checkpoint's size.
+BUDGET_UNITS = ("params", "bytes")
+
+
+def parse_budget_unit(value) -> str:
+    if value not in BUDGET_UNITS:
+        raise UserError(f"budget.unit={value!r} is not one of {', '.join(BUDGET_UNITS)}")
+    return value
 
 
 def parse_ratio(value) -> Fraction:

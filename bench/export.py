@@ -1,10 +1,16 @@
-"""The compressed checkpoint: what a method stores, plus what rebuilds the rest from a seed."""
+"""The compressed checkpoint: what a method stores, plus what rebuilds the rest from a seed.
+
+A checkpoint is serialized in memory and those very bytes are written, so its size is known
+before anything is written (a byte budget measures checkpoints this way) and does not depend on
+the file's name (torch.save names its zip archive after the file it writes to).
+"""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from bench.architecture import MLPSpec
 from bench.components import call_target
@@ -13,17 +19,27 @@ from bench.files import write_atomically
 FORMAT = "compression-bench/compressed-checkpoint/v1"
 
 
-def export_compressed(path: Path, method, method_cfg, spec: MLPSpec, budget: int, seed: int, model) -> int:
-    """Save the compressed model; return its size in bytes, measured on the file."""
+def checkpoint_bytes(method_cfg, spec: MLPSpec, budget: int, seed: int, state: dict) -> bytes:
+    """The serialized checkpoint of a method's exported `state`; `budget` is the parameter budget
+    `build` is called with to rebuild the model."""
     checkpoint = {
         "format": FORMAT,
-        "method_config": OmegaConf.to_container(method_cfg, resolve=True),
+        "method_config": OmegaConf.to_container(method_cfg, resolve=True) if isinstance(method_cfg, DictConfig)
+        else dict(method_cfg),
         "spec": spec.as_dict(),
         "params_budget": budget,
         "seed": seed,
-        "state": method.export_state(model),
+        "state": state,
     }
-    write_atomically(path, lambda tmp: torch.save(checkpoint, tmp))
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return buffer.getvalue()
+
+
+def export_compressed(path: Path, method, method_cfg, spec: MLPSpec, budget: int, seed: int, model) -> int:
+    """Save the compressed model; return its size in bytes, measured on the file."""
+    data = checkpoint_bytes(method_cfg, spec, budget, seed, method.export_state(model))
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
     return Path(path).stat().st_size
 
 

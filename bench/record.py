@@ -18,13 +18,17 @@ RESULT_FILE = "result.json"
 # `search_space` steer studies (bench/tuning/study.py), not what one run computes.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
+# Keys added after runs were recorded, at the value those runs had: left out of the identity, so
+# that those runs keep their directories (and are not run again).
+IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}}
 
 
 def experiment_config(cfg) -> dict:
     """The resolved config that defines the experiment (no Hydra, logging or path keys).
 
     Paths read as `<data_root>` wherever they are interpolated, and the ratio is written one way
-    (`0.125` -> `1/8`), so the same experiment has the same config (and hash) on every machine.
+    (`0.125` -> `1/8`), so the same experiment has the same config (and hash) on every machine;
+    IMPLICIT_DEFAULTS are left out.
     """
     cfg = cfg.copy()
     with open_dict(cfg):
@@ -37,6 +41,9 @@ def experiment_config(cfg) -> dict:
         resolved.pop(key, None)
     if "ratio" in resolved:
         resolved["ratio"] = str(parse_ratio(resolved["ratio"]))
+    for key, default in IMPLICIT_DEFAULTS.items():
+        if resolved.get(key) == default:
+            del resolved[key]
     return resolved
 
 

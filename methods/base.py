@@ -1,10 +1,15 @@
 """The interface every compression method implements."""
 from __future__ import annotations
 
+from typing import Callable
+
 from torch import nn
 
 from bench.architecture import MLPSpec
 from bench.budget import count_stored_tensors
+
+# The bytes of the checkpoint that would hold an exported state (bench/export.py), under a byte budget.
+StateBytes = Callable[[dict], int]
 
 
 class Method:
@@ -35,3 +40,19 @@ class Method:
 
     def stored_params(self, model: nn.Module) -> int:
         return count_stored_tensors(self.export_state(model))
+
+    # Byte budgets (bench/byte_budget.py): a method is sized by measuring checkpoints.
+
+    def build_for_sizing(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+        """A model whose checkpoint has the size of `build`'s, only to be measured: a method whose
+        build computes what its checkpoint does not hold (a hash index) can skip that."""
+        return self.build(spec, budget, seed)
+
+    def planned_bytes(self, model: nn.Module, state_bytes: StateBytes) -> int:
+        """The most bytes `model`'s checkpoint will take once trained. By default its export now:
+        the stored tensors keep their sizes through training."""
+        return state_bytes(self.export_state(model))
+
+    def keep_within_bytes(self, limit: int, state_bytes: StateBytes) -> None:
+        """Called under a byte budget before `build`. A method whose checkpoint size is decided in
+        training (pruning) keeps the limit to honour it then; the others' sizes are fixed by `build`."""

@@ -24,7 +24,7 @@ from bench.components import call_target
 from bench.errors import UserError
 from bench.evaluate import logits
 from bench.trainer import FitResult, Trainer
-from methods.base import Method
+from methods.base import Method, StateBytes
 from methods.teacher import cached_teacher
 
 
@@ -73,3 +73,12 @@ class Distillation(Method):
 
     def stored_params(self, model: nn.Module) -> int:
         return self.student.stored_params(model)
+
+    def build_for_sizing(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+        return self.student.build_for_sizing(spec, budget, seed)
+
+    def planned_bytes(self, model: nn.Module, state_bytes: StateBytes) -> int:
+        return self.student.planned_bytes(model, state_bytes)
+
+    def keep_within_bytes(self, limit: int, state_bytes: StateBytes) -> None:
+        self.student.keep_within_bytes(limit, state_bytes)

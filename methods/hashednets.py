@@ -29,7 +29,14 @@ class HashedNets(Method):
         return counts
 
     def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+        return self._hashed_mlp(spec, budget, seed, self.cache_index)
+
+    def build_for_sizing(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+        """Without the hash index: the checkpoint holds only the buckets, and the index is most of a build's time."""
+        return self._hashed_mlp(spec, budget, seed, cache_index=False)
+
+    def _hashed_mlp(self, spec: MLPSpec, budget: int, seed: int, cache_index: bool) -> nn.Module:
         counts = self.bucket_counts(spec, budget)
         return MLP(spec, lambda index, fan_in, fan_out: HashedLinear(
             fan_in, fan_out, counts[index], seed=seed, layer=index, hash_bias=self.hash_bias,
-            cache_index=self.cache_index))
+            cache_index=cache_index))

@@ -3,8 +3,13 @@
 Train dense; then, in `rounds` prune/retrain rounds, remove the smallest-magnitude weights
 (per layer, or over all layers at once) until only the budget is left, retraining with the
 mask fixed after each cut. Every phase keeps its best-validation epoch. The checkpoint stores
-the surviving values, their int32 row-major positions and the biases: `params_stored` counts
-the values and biases (the paper's convention), `bytes_on_disk` also pays for the positions.
+the surviving values, their positions (relative indices or a bitmap, whichever is smaller for
+the layer: methods/kept_positions.py) and the biases: `params_stored` counts the kept values and
+biases (the paper's convention), `bytes_on_disk` also pays for the positions and fillers.
+
+Under a byte budget the size of the checkpoint is known only at the last cut, so the plan at
+build time (`planned_bytes`) assumes the largest encoding the budgeted weights can need; the last
+cut then keeps as many weights as the actual encoding fits in the byte budget.
 """
 from __future__ import annotations
 
@@ -12,13 +17,18 @@ import torch
 from torch import nn
 
 from bench.architecture import MLP, MLPSpec
+from bench.byte_budget import largest_fitting
 from bench.errors import UserError
 from bench.trainer import FitResult
-from methods.base import Method
+from methods.base import Method, StateBytes
+from methods.kept_positions import decode, encode, largest_encoding, position_costs
 from methods.masked_linear import MaskedLinear
 from methods.random_edge_removal import connections_per_layer
 
 SCOPES = ("layer", "global")
+# torch.save aligns every record of its archive to 64 bytes, so tensors of other sizes than planned
+# can shift each record's padding by up to that much: the plan allows for it.
+RECORD_ALIGNMENT = 64
 
 
 class MagnitudePruning(Method):
@@ -30,28 +40,45 @@ class MagnitudePruning(Method):
         if retrain_epochs is not None and int(retrain_epochs) < 1:
             raise UserError(f"pruning: retrain_epochs={retrain_epochs!r} must be >= 1 (or null for train.epochs)")
         self.scope, self.rounds, self.retrain_epochs = scope, int(rounds), retrain_epochs
-        self.kept_per_layer: list[int] = []  # the per-layer split of the budget, set by `build`
+        self.kept_per_layer: list[int] = []  # weights kept per layer: planned by `build`, final after the last cut
+        self.byte_limit: tuple[int, StateBytes] | None = None  # under a byte budget, from `keep_within_bytes`
 
     def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
         self.kept_per_layer = connections_per_layer(spec, budget, method="pruning")
         return MLP(spec, lambda index, fan_in, fan_out: MaskedLinear(fan_in, fan_out))
 
     def stored_params(self, model: nn.Module) -> int:
-        """What the pruned model will store: the budgeted weights and every bias."""
+        """What the pruned model stores: the kept weights and every bias."""
         return sum(self.kept_per_layer) + sum(layer.out_features for layer in model.layers)
+
+    def planned_bytes(self, model: nn.Module, state_bytes: StateBytes) -> int:
+        """The checkpoint of the planned weights in the largest encoding they can need, plus what other
+        tensor sizes can add to the records' alignment padding."""
+        state = {}
+        for i, (layer, kept) in enumerate(zip(model.layers, self.kept_per_layer)):
+            state.update({f"layers.{i}.{part}": t for part, t in largest_encoding(kept, layer.weight.numel()).items()})
+            state[f"layers.{i}.bias"] = layer.bias.detach()
+        return state_bytes(state) + RECORD_ALIGNMENT * (len(state) + 1)  # + 1: the pickled structure
+
+    def keep_within_bytes(self, limit: int, state_bytes: StateBytes) -> None:
+        self.byte_limit = (limit, state_bytes)
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
         phases = [trainer.fit(model, data, phase="train")]
         total = sum(layer.weight.numel() for layer in model.layers)
         density = sum(self.kept_per_layer) / total
         for r in range(1, self.rounds + 1):
-            # round r keeps density ** (r / rounds) of the weights: geometric, ending exactly at the budget
-            scale = 1.0 if r == self.rounds else density ** (r / self.rounds - 1)
-            self.prune(model, [round(k * scale) for k in self.kept_per_layer])
+            if r == self.rounds:
+                self.prune_to_budget(model)
+            else:  # round r keeps density ** (r / rounds) of the weights: geometric, ending at the budget
+                self.prune(model, [round(k * density ** (r / self.rounds - 1)) for k in self.kept_per_layer])
             phase = "retrain" if self.rounds == 1 else f"retrain {r}/{self.rounds}"
             phases.append(trainer.fit(model, data, epochs=self.retrain_epochs, phase=phase))
         kept = [int(layer.mask.sum()) for layer in model.layers]
+        costs = [position_costs(layer.mask.flatten()) for layer in model.layers]
         notes = {"pruning": {"scope": self.scope, "rounds": self.rounds, "kept_per_layer": kept,
+                             "positions": [{"encoding": c.chosen, "relative_bytes": c.relative,
+                                            "bitmap_bytes": c.bitmap, "fillers": c.fillers} for c in costs],
                              "phases": [{"phase": p.history[0]["phase"], "best_epoch": p.best_epoch,
                                          "best_val_error": p.best_val_error} for p in phases]}}
         last = phases[-1]
@@ -59,28 +86,67 @@ class MagnitudePruning(Method):
                          sum(p.seconds for p in phases), [m for p in phases for m in p.history], notes)
 
     @torch.no_grad()
-    def prune(self, model: nn.Module, keep: list[int]) -> None:
-        """Keep the largest-magnitude weights: `keep[i]` in layer i, or sum(keep) over all layers."""
-        magnitudes = [(layer.weight.abs() * layer.mask).flatten() for layer in model.layers]
+    def prune_to_budget(self, model: nn.Module) -> None:
+        """The last cut: to the planned weights, or under a byte budget to as many as fit in it."""
+        if self.byte_limit is not None:
+            self.kept_per_layer = self._most_within_bytes(model)
+        self.prune(model, self.kept_per_layer)
+
+    def _most_within_bytes(self, model: nn.Module) -> list[int]:
+        """Weights to keep per layer: the largest parameter budget, split as at build, whose checkpoint
+        (the actual encoding of the cut it makes) fits the byte limit. The search starts at the planned
+        cut, which fits by its bound under scope=layer (a global cut can move weights to a layer whose
+        encoding costs more per weight, and then keeps fewer)."""
+        limit, state_bytes = self.byte_limit
+        biases = sum(layer.out_features for layer in model.layers)
+        left = [int(layer.mask.sum()) for layer in model.layers]  # what earlier rounds removed stays removed
+
+        def keep_for(params: int) -> list[int]:
+            return [min(k, n) for k, n in zip(connections_per_layer(model.spec, params, method="pruning"), left)]
+
+        def bytes_at(params: int) -> int | None:
+            try:
+                keep = keep_for(params)
+            except UserError:  # fewer than every bias and one weight per layer
+                return None
+            return state_bytes(self._state(model, self.masks(model, keep)))
+
+        params, _ = largest_fitting(bytes_at, sum(self.kept_per_layer) + biases, sum(left) + biases, limit)
+        return keep_for(params)
+
+    def masks(self, model: nn.Module, keep: list[int]) -> list[torch.Tensor]:
+        """Masks of the largest-magnitude weights: `keep[i]` in layer i, or sum(keep) over all layers."""
+        magnitudes = [(layer.weight.detach().abs() * layer.mask).flatten() for layer in model.layers]
         if self.scope == "layer":
             masks = [_largest(m, k) for m, k in zip(magnitudes, keep)]
         else:
             masks = _largest(torch.cat(magnitudes), sum(keep)).split([m.numel() for m in magnitudes])
-        for layer, mask in zip(model.layers, masks):
-            layer.set_mask(mask.view_as(layer.mask))
+        return [mask.view_as(layer.mask) for mask, layer in zip(masks, model.layers)]
+
+    @torch.no_grad()
+    def prune(self, model: nn.Module, keep: list[int]) -> None:
+        """Keep the largest-magnitude weights: `keep[i]` in layer i, or sum(keep) over all layers."""
+        for layer, mask in zip(model.layers, self.masks(model, keep)):
+            layer.set_mask(mask)
 
     def export_state(self, model: nn.Module) -> dict:
+        return self._state(model, [layer.mask for layer in model.layers])
+
+    def _state(self, model: nn.Module, masks: list[torch.Tensor]) -> dict:
+        """Per layer: kept values and their positions (methods/kept_positions.py), and the bias."""
         state = {}
-        for i, layer in enumerate(model.layers):
-            state[f"layers.{i}.kept_weights"] = layer.kept_weights()
-            state[f"layers.{i}.positions"] = layer.flat_positions()
+        for i, (layer, mask) in enumerate(zip(model.layers, masks)):
+            encoded = encode(layer.weight.detach().flatten(), mask.flatten())
+            state.update({f"layers.{i}.{part}": tensor for part, tensor in encoded.items()})
             state[f"layers.{i}.bias"] = layer.bias.detach()
         return state
 
     def load_state(self, model: nn.Module, state: dict) -> None:
         for i, layer in enumerate(model.layers):
-            layer.load_kept(state[f"layers.{i}.positions"], state[f"layers.{i}.kept_weights"],
-                            state[f"layers.{i}.bias"])
+            encoded = {part: state[f"layers.{i}.{part}"] for part in ("values", "gaps", "bits")
+                       if f"layers.{i}.{part}" in state}
+            positions, values = decode(encoded, layer.weight.numel())
+            layer.load_kept(positions, values, state[f"layers.{i}.bias"])
 
 
 def _largest(values: torch.Tensor, k: int) -> torch.Tensor:

@@ -1,10 +1,10 @@
 """From result records to leaderboard cells: one cell per setup, method and ratio, over seeds.
 
-A setup is one data set, model, epoch budget and recipe (the training config and the data set's
-options, hashed): runs of different setups never share a table, let alone a cell. Within a
-setup, a cell lists the seeds it should have (every seed seen in the setup) and says which are
-missing, failed, diverged or unfinished; only complete cells are ranked, and a cell with a
-diverged seed is never a number.
+A setup is one data set, model, epoch budget, recipe (the training config and the data set's
+options, hashed) and budget unit (params or bytes): runs of different setups never share a
+table, let alone a cell. Within a setup, a cell lists the seeds it should have (every seed seen
+in the setup) and says which are missing, failed, diverged or unfinished; only complete cells
+are ranked, and a cell with a diverged seed is never a number.
 
 A cell is also split by where its hyperparameters came from (`tuning`): `default` (the shared
 recipe), `tuned` (a study's best, `tuned=true`) or `custom` (hparams given by hand).
@@ -17,7 +17,7 @@ import math
 
 import pandas as pd
 
-SETUP = ["dataset", "model", "epochs", "recipe"]
+SETUP = ["dataset", "model", "epochs", "recipe", "budget_unit"]
 CELL = SETUP + ["method", "method_config", "tuning", "hparams", "ratio", "hidden"]
 
 
@@ -35,7 +35,8 @@ def run_row(record: dict) -> dict:
     tuning = "tuned" if record.get("hparams_source") else "custom" if hparams else "default"
     return {
         "dataset": record.get("dataset"), "model": record.get("model"), "epochs": record.get("epochs_budget"),
-        "recipe": short_hash(recipe), "method": record.get("method"), "method_config": short_hash(config.get("method")),
+        "recipe": short_hash(recipe), "budget_unit": record.get("budget_unit", "params"),  # older records: params
+        "method": record.get("method"), "method_config": short_hash(config.get("method")),
         "tuning": tuning, "hparams": json.dumps(hparams, sort_keys=True),
         "hparams_source": json.dumps(record.get("hparams_source"), sort_keys=True) if tuning == "tuned" else "",
         "ratio": record.get("ratio"), "hidden": "-".join(str(h) for h in record.get("hidden", [])),
@@ -45,6 +46,7 @@ def run_row(record: dict) -> dict:
         "params_stored": record.get("params_stored") if complete else math.nan,
         "params_budget": record.get("params_budget") if complete else math.nan,
         "bytes_on_disk": record.get("bytes_on_disk") if complete else math.nan,
+        "bytes_budget": record.get("bytes_budget", math.nan) if complete else math.nan,
     }
 
 
@@ -70,6 +72,7 @@ def summarize_cell(runs: pd.DataFrame, expected_seeds: list) -> dict:
         "params_stored": done["params_stored"].max() if len(done) else math.nan,
         "params_budget": done["params_budget"].max() if len(done) else math.nan,
         "bytes_on_disk": done["bytes_on_disk"].mean() if len(done) else math.nan,
+        "bytes_budget": done["bytes_budget"].max() if len(done) else math.nan,
     }
 
 

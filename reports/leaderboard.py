@@ -4,7 +4,8 @@
 
 Writes to the --out folder: `leaderboard.md` and `leaderboard.csv` (one row per cell: setup,
 method, ratio, test error mean / sample std / seeds, rank, storage, paper figure), `curves/*.png`,
-and `index.html` showing the tables and figures together. Extra sections (e.g. other tasks'
+`frontiers/*.png` (test error against bytes on disk) and `index.html` showing the tables and
+figures together. Extra sections (e.g. other tasks'
 experiments) plug in through SECTION_BUILDERS.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from bench.errors import UserError
 from bench.files import write_atomically
+from reports.bytes_frontier import frontier_text, plot_bytes_frontier
 from reports.cells import SETUP, leaderboard_cells
 from reports.curves import plot_curve
 from reports.html_page import html_page
@@ -39,8 +41,8 @@ TITLE = "Compression benchmark leaderboard"
 
 
 def setup_title(setup: tuple) -> str:
-    dataset, model, epochs, recipe = setup
-    return f"{dataset} · {model} · {epochs} epochs · recipe {recipe}"
+    dataset, model, epochs, recipe, unit = setup
+    return f"{dataset} · {model} · {epochs} epochs · recipe {recipe} · budget in {unit}"
 
 
 def write_report(records: list[dict], out_dir: Path, section_builders: list[SectionBuilder] = SECTION_BUILDERS,
@@ -59,11 +61,13 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
         for setup, setup_cells in cells.groupby(SETUP, sort=True):
             title = setup_title(setup)
             paper = reference_for(reference, setup[0], setup[1])
-            paper = paper[paper["method"].isin(setup_cells["method"])]
+            paper = paper[paper["method"].isin(setup_cells["method"]) & (setup[-1] == "params")]  # the paper counts params
             cells.loc[setup_cells.index, "paper_test_error_pct"] = _paper_column(setup_cells, paper)
             figures[title] = plot_curve(setup_cells, paper, title, out_dir / "curves" / f"{_slug(title)}.png")
+            frontier = plot_bytes_frontier(setup_cells, title, out_dir / "frontiers" / f"{_slug(title)}.png")
             parts += [f"## {title}", setup_tables(setup_cells, paper),
-                      f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})"]
+                      f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})",
+                      f"![test error vs bytes on disk: {title}]({_relative(frontier, out_dir)})", frontier_text(setup_cells)]
             sources.update(paper["source"])
         if sources:
             parts += ["## Sources of the paper figures", "\n".join(f"- {s}" for s in sorted(sources))]

@@ -33,6 +33,8 @@ def error_text(cell) -> str:
 def storage_text(cell) -> str:
     if cell["n_seeds"] == 0:
         return "—"
+    if cell["budget_unit"] == "bytes":
+        return f"{cell['bytes_on_disk'] / 1e3:,.1f} of {cell['bytes_budget'] / 1e3:,.1f} kB; {int(cell['params_stored']):,} params"
     return f"{int(cell['params_stored']):,} of {int(cell['params_budget']):,} params; {cell['bytes_on_disk'] / 1e3:,.1f} kB"
 
 
@@ -57,7 +59,8 @@ def setup_tables(cells: pd.DataFrame, paper: pd.DataFrame) -> str:
         "`(tuned)`: hyperparameters tuned on validation for that cell (`tuned=true`); no mark: the default recipe.",
         mixing_warning(cells, columns),
         markdown_table(["method"] + columns, errors),
-        "Storage: parameters stored of the budget, and the exported checkpoint's bytes on disk (mean over seeds).",
+        "Storage: what is stored of the budget (parameters, or under a byte budget the exported checkpoint's bytes "
+        "on disk, mean over seeds), and the other measure.",
         markdown_table(["method"] + columns, grid(storage_text)),
     ]))
 

@@ -12,6 +12,7 @@ import pytest
 from bench.budget import parse_ratio
 from bench.resume import ATTEMPTS_DIR
 from reports import leaderboard
+from reports.bytes_frontier import pareto_frontier
 from reports.cells import leaderboard_cells
 from reports.records import compress_records, load_records
 from reports.tuning import tuned_section
@@ -23,16 +24,20 @@ TRAIN = {"epochs": 10, "batch_size": 50, "lr": 0.1, "momentum": 0.9, "lr_decay":
 
 
 def record(method, ratio, seed, test_error=None, dataset="mnist", model="mlp3", epochs=10, status="complete",
-           task="compress", params_stored=1000, bytes_on_disk=5000):
+           task="compress", params_stored=1000, bytes_on_disk=5000, budget_unit=None):
     factor = float(1 / parse_ratio(ratio))
     config = {"method": {"name": method}, "dataset": {"name": dataset}, "model": {"name": model},
               "train": {**TRAIN, "epochs": epochs}, "ratio": ratio, "seed": seed}
     rec = {"task": task, "status": status, "method": method, "ratio": ratio, "compression_factor": factor,
            "dataset": dataset, "model": model, "hidden": [1000], "seed": seed, "epochs_budget": epochs,
-           "config": config, "config_hash": f"{method}-{ratio}-{seed}-{dataset}-{model}-{epochs}-{task}"}
+           "config": config, "config_hash": f"{method}-{ratio}-{seed}-{dataset}-{model}-{epochs}-{task}-{budget_unit}"}
+    if budget_unit:  # records written before budget units existed have none: they counted params
+        rec["budget_unit"] = budget_unit
     if status == "complete":
         rec.update(test_error=test_error, val_error=test_error, params_stored=params_stored,
                    params_budget=params_stored + 10, bytes_on_disk=bytes_on_disk)
+        if budget_unit == "bytes":
+            rec.update(bytes_budget=bytes_on_disk + 20)
     return rec
 
 
@@ -97,6 +102,32 @@ def test_setups_are_never_mixed():
     assert set(cells["dataset"]) == {"mnist", "mnist5k"}  # the theory record is not a compression cell
 
 
+def test_budget_units_never_share_a_setup(tmp_path):
+    in_bytes = [record("hashednets", "1/8", s, e, budget_unit="bytes", bytes_on_disk=4900)
+                for s, e in [(1, 0.011), (2, 0.013)]]
+    cells = leaderboard_cells(compress_records(KNOWN[:6] + in_bytes))
+    by_unit = cells[(cells["method"] == "hashednets") & (cells["ratio"] == "1/8")].set_index("budget_unit")
+    assert by_unit.loc["params", "n_seeds"] == 3 and by_unit.loc["bytes", "n_seeds"] == 2
+    assert by_unit.loc["bytes", "test_error_mean_pct"] == pytest.approx(1.2)
+    assert by_unit.loc["bytes", "rank"] == 1  # alone in its column: nn ran in params only
+    markdown = leaderboard.write_report(KNOWN[:6] + in_bytes, tmp_path / "report",
+                                        section_builders=[])["markdown"].read_text()
+    bytes_part = markdown.split("· budget in bytes\n")[1].split("\n## ")[0]  # the section under the setup's title
+    params_part = markdown.split("· budget in params\n")[1].split("\n## ")[0]
+    assert "4.9 of 4.9 kB; 1,000 params" in bytes_part and "nn" not in bytes_part
+    assert "paper" not in bytes_part and "paper: hashednets" in params_part  # the paper counts parameters
+    assert "Pareto frontier of test error against bytes on disk (complete cells, fewest bytes first): " \
+           "hashednets 1/8 (4.9 kB, 1.20%)." in bytes_part
+
+
+def test_pareto_frontier_keeps_the_cells_nothing_beats_on_bytes_and_error():
+    cells = pd.DataFrame({"bytes_on_disk": [100, 200, 200, 300, 400, 50, 500],
+                          "test_error_mean_pct": [5.0, 4.0, 3.0, 3.0, 1.0, math.nan, 1.0]},
+                         index=list("abcdefg"))
+    # b loses to c (same bytes, more error), d to c (more bytes, same error), g to e; f has no error
+    assert list(pareto_frontier(cells).index) == ["a", "c", "e"]
+
+
 def test_records_under_attempts_and_duplicates_are_left_out(tmp_path):
     write_records(tmp_path / "a", KNOWN[:3])
     write_records(tmp_path / "b", KNOWN[:1])  # the same experiment found twice counts once
@@ -131,7 +162,7 @@ def test_report_files_html_images_and_extra_sections(tmp_path):
     assert "Table 1" in markdown  # the source of the figures
     page = written["html"].read_text()
     images = re.findall(r'<img[^>]*src="([^"]+)"', page)
-    assert len(images) == 3 + 1  # one curve per setup, plus the extra section's figure
+    assert len(images) == 3 * 2 + 1  # a curve and a bytes frontier per setup, plus the extra section's figure
     assert all((out / src).is_file() for src in images)
     assert "Theory: kernels" in page and "<table>" in page
     csv = written["csv"].read_text().splitlines()

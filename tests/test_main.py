@@ -62,6 +62,8 @@ def test_the_documented_method_and_model_choices_run(tmp_path, tiny_run_args, ov
     (["+method.bogus=1"], "unexpected keyword argument 'bogus'"),
     (["method=nope"], "method='nope' is unknown; allowed: dense, dk,"),
     (["dataset=mnist5k,foo"], "dataset='foo' is unknown; allowed: basic,"),
+    (["budget.unit=kb"], "budget.unit='kb' is not one of params, bytes"),
+    (["budget.unit=bytes", "ratio=1/8192"], "over the byte budget of 388 (= floor(ratio * 3,182,"),
 ])
 def test_bad_input_ends_with_one_error_line_and_no_run(tmp_path, tiny_run_args, overrides, expected):
     done = run_main(*tiny_run_args, *overrides, output_root=tmp_path, check=False)

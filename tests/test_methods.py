@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from bench.architecture import mlp_spec
 from bench.budget import params_budget, parse_ratio
 from bench.components import call_target
-from bench.evaluate import logits
+from bench.evaluate import error_rate, logits
 from bench.export import export_compressed, load_compressed
 from bench.trainer import Trainer
 from main import run, summary
@@ -104,7 +104,11 @@ def test_pruning_rounds_end_exactly_at_the_budget(tmp_path, scope):
     for layer in model.layers:
         assert torch.count_nonzero(layer.weight[~layer.mask]) == 0
     state = method.export_state(model)
-    assert state["layers.0.positions"].dtype == torch.int32
+    for i, positions in enumerate(fit.notes["pruning"]["positions"]):  # the smaller encoding, said in the notes
+        index = state[f"layers.{i}.bits" if positions["encoding"] == "bitmap" else f"layers.{i}.gaps"]
+        assert index.dtype == torch.uint8
+        assert index.numel() * 1 + 4 * state[f"layers.{i}.values"].numel() == min(positions["relative_bytes"],
+                                                                                   positions["bitmap_bytes"])
     assert fit.notes["pruning"]["kept_per_layer"] == kept
 
 
@@ -131,10 +135,32 @@ def run_in(cfg, output_dir):
 
 def test_run_records_pruning_params_and_bytes(tmp_path):
     record = run_in(config(tmp_path, "method=pruning", "ratio=1/8"), tmp_path / "run")
-    assert record["params_stored"] == record["params_budget"]
-    # values and biases as parameters, plus 4 bytes of position per surviving weight
-    assert record["bytes_on_disk"] > 4 * record["params_stored"] + 4 * (record["params_stored"] - 1010)
+    assert record["params_stored"] == record["params_budget"] and record["budget_unit"] == "params"
+    # values and biases as parameters, plus the positions (and fillers) in the smaller encoding of each layer
+    kept = sum(record["fit_notes"]["pruning"]["kept_per_layer"])
+    positions = sum(min(p["relative_bytes"], p["bitmap_bytes"]) - 4 * k
+                    for p, k in zip(record["fit_notes"]["pruning"]["positions"],
+                                    record["fit_notes"]["pruning"]["kept_per_layer"]))
+    assert kept / 8 < positions < 2 * kept  # far below the 4 bytes per weight of int32 positions
+    assert 4 * record["params_stored"] + positions < record["bytes_on_disk"] < 4 * record["params_stored"] + positions + 4096
     assert [p["phase"] for p in record["fit_notes"]["pruning"]["phases"]] == ["train", "retrain"]
+
+
+def test_run_under_a_byte_budget_records_bytes_and_reloads(tmp_path):
+    cfg = config(tmp_path, "method=pruning", "ratio=1/16", "budget.unit=bytes", "method.retrain_epochs=1")
+    record = run_in(cfg, tmp_path / "run")
+    assert record["budget_unit"] == "bytes"
+    assert record["bytes_budget"] == record["bytes_dense_checkpoint"] // 16
+    assert 0.97 * record["bytes_budget"] <= record["bytes_on_disk"] <= record["bytes_budget"]
+    assert record["bytes_fill"] == round(record["bytes_on_disk"] / record["bytes_budget"], 6)
+    # parameters stay recorded: fewer than the parameter budget, as the positions cost bytes too
+    assert record["params_budget"] == 795010 // 16 and record["params_stored"] < record["params_budget"]
+    assert record["params_stored"] - 1010 == sum(record["fit_notes"]["pruning"]["kept_per_layer"])
+    # the last cut kept more than planned: the actual encoding is smaller than its bound
+    assert record["params_stored"] > record["params_budget_fitted"]
+    data = call_target(cfg.dataset)
+    reloaded = load_compressed(tmp_path / "run" / "model.pt")
+    assert error_rate(reloaded, data.test_x, data.test_y) == record["test_error"]
 
 
 def test_dark_knowledge_teacher_is_trained_once_and_reused(tmp_path):

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from bench.architecture import MLPSpec
 from bench.budget import params_budget, parse_ratio
-from bench.record import config_hash
+from bench.record import config_hash, experiment_config
 from bench.resume import ATTEMPTS_DIR, claim_run_dir, read_record
 from reports import leaderboard
 
@@ -123,6 +123,10 @@ def test_identity_ignores_paths_loggers_and_rerun_but_not_the_experiment():
                                       output_root="elsewhere/outputs")) == base
     assert config_hash(compose_config("ratio=1/8", "seed=2")) != base
     assert config_hash(compose_config("ratio=1/8", "train.epochs=3")) != base
+    # the budget's unit: params is the default runs had before units existed (same identity); bytes is another run
+    assert config_hash(compose_config("ratio=1/8", "budget.unit=params")) == base
+    assert "budget" not in experiment_config(compose_config("ratio=1/8"))
+    assert config_hash(compose_config("ratio=1/8", "budget.unit=bytes")) != base
 
 
 def test_a_live_run_is_never_joined_and_a_failed_one_is_redone(tmp_path):
