@@ -68,7 +68,7 @@ def test_budget_grid(name):
 @pytest.mark.parametrize("name", METHODS)
 def test_byte_budget_grid(name, tmp_path):
     """Sized for floor(ratio * the dense checkpoint's bytes), the exported checkpoint fits and fills it."""
-    node = method_node(name)
+    node = grid_method_node(name)
     for model, spec in MODELS.items():
         for ratio in RATIOS:
             method = call_target(node)
