@@ -73,19 +73,20 @@ class TuneSweeper(Sweeper):
                                                        constant_liar=True, n_startup_trials=cfg.tune.startup_trials)
             _describe(directory, cfg)
             _requeue_interrupted(study)
-            started = time.perf_counter()
+            started, earlier = time.perf_counter(), study.user_attrs.get("wall_seconds", 0.0)
             while len(finished_trials(study)) < cfg.tune.n_trials:
                 self._run_batch(study, cfg, cell, params)
-            wall = study.user_attrs.get("wall_seconds", 0.0) + time.perf_counter() - started
-            study.set_user_attr("wall_seconds", round(wall, 1))
+                # after every batch, so that the time of a study killed part way is kept too
+                study.set_user_attr("wall_seconds", round(earlier + time.perf_counter() - started, 1))
         best = study.best_trial
         summary = {"study": directory.name, "finished_trials": len(finished_trials(study)),
                    "best_trial": best.number, "best_val_error": best.value, "best_params": best.params,
                    "diverged_trials": sum(t.user_attrs.get("status") == "diverged" for t in study.trials),
-                   "wall_seconds": study.user_attrs["wall_seconds"]}
+                   "wall_seconds": study.user_attrs.get("wall_seconds", 0.0)}
         (directory / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         log.info("study %s: best validation error %.4f (trial %d) with %s; %d finished trials, %.0f s",
-                 directory.name, best.value, best.number, best.params, summary["finished_trials"], wall)
+                 directory.name, best.value, best.number, best.params, summary["finished_trials"],
+                 summary["wall_seconds"])
         return summary
 
     def _run_batch(self, study: optuna.Study, cfg: DictConfig, cell: list[str], params: dict) -> None:
