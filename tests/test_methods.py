@@ -23,9 +23,10 @@ def config(tmp_path, *overrides):
                                             f"output_root={tmp_path}", *overrides])
 
 
-def train(cfg):
+def train(cfg, data=None):
+    """Build and fit the configured method; `data` saves reloading the configured data set."""
     torch.manual_seed(cfg.seed)
-    data = call_target(cfg.dataset)
+    data = call_target(cfg.dataset) if data is None else data
     spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
     method = call_target(cfg.method)
     budget = params_budget(parse_ratio(cfg.ratio), spec.params_ref())
