@@ -1,8 +1,17 @@
 """A linear layer whose virtual weights share K stored values chosen by a hash (Chen et al. 2015).
 
-Virtual weight V[i, j] = sign(i, j) * buckets[h(i, j)], with h and sign seeded hashes of the
-position. The bias is hashed too, as column `in_features` of the same virtual matrix, unless
-`hash_bias=False`, in which case it is stored in full.
+Virtual weight V[i, j] = sign(i, j) * scale * buckets[h(i, j)], with h and sign seeded hashes of
+the position. The bias is hashed too, as column `in_features` of the same virtual matrix, unless
+`hash_bias=False`, in which case it is stored in full (and not scaled).
+
+The constant scale = load^(-1/4), load = virtual weights per bucket, keeps SGD's step at a dense
+layer's size. A bucket's gradient is the signed sum of its `load` virtual weights' gradients, about
+sqrt(load) times one of them, and the step moves all `load` weights together: unscaled, every
+virtual weight moved sqrt(load) times as far per step as a dense weight (8x at ratio 1/64), mostly
+along its bucket-mates' gradients, and the weights grew until training diverged. With the scale
+(and buckets initialised at nn.Linear's range / scale) outputs start as a dense layer's, and a
+step moves each virtual weight, and each bucket relative to its size, as far as it would move a
+dense weight. The function class is unchanged (any virtual matrix of the hashed pattern).
 
 Hash codes: one int32 per virtual weight, 2 * bucket + (1 if the sign is negative); hash
 positions are the weights row-major, then the hashed biases. The state dict holds only the K
@@ -10,13 +19,14 @@ bucket values (and a bias if not hashed); the index is a non-persistent cache of
 virtual weight (and tables of a few hundred bytes), recomputed from the seed every step when
 `cache_index=False`.
 
-One autograd Function does the whole layer: the forward materializes the weight into a fresh
-buffer and multiplies; the backward takes the input gradient from that buffer, then overwrites
-it with the weight gradient and sums that into the buckets. A step thus holds one buffer of
-virtual size per layer, which the allocator hands back the next step, instead of a weight and a
-weight gradient freed together (which glibc often returned to the system after a step, to fault
-it back in on the next: up to 1,400 page faults a step were counted for 1000x1000). The products are the ones autograd computes for F.linear, so the
-gradients are bit-identical to the naive version's.
+One autograd Function does the whole layer: the forward scales the K buckets, materializes the
+weight into a fresh buffer and multiplies; the backward takes the input gradient from that
+buffer, then overwrites it with the weight gradient, sums that into the buckets and scales the K
+sums. A step thus holds one buffer of virtual size per layer, which the allocator hands back the
+next step, instead of a weight and a weight gradient freed together (which glibc often returned
+to the system after a step, to fault it back in on the next: up to 1,400 page faults a step were
+counted for 1000x1000). The products are the ones autograd computes for F.linear and for
+`buckets * scale`, so the gradients are bit-identical to the naive version's.
 
 Fast path (cached index, several numba threads at construction): the codes are grouped into
 bucket streams, one per thread (methods/bucket_streams.py). The forward scatters sign * bucket
@@ -103,17 +113,18 @@ def _materialize(index, buckets: torch.Tensor, out_features: int, in_features: i
 
 
 class _HashedLinearFunction(torch.autograd.Function):
-    """y = x W^T + b for 2-D x, with W (and b if hashed) materialized from the buckets by `index`.
+    """y = x W^T + b for 2-D x, with W (and b if hashed) materialized from scale * buckets by `index`.
 
     The products are those F.linear and its autograd backward compute for a row-major x and a
     contiguous W: y = addmm(b, x, W^T), grad x = grad W, grad W = grad^T x, grad b = grad summed
-    over the rows; so every gradient is bit-identical to autograd's.
+    over the rows; and the scale multiplies the K values both ways, as autograd's backward of
+    `buckets * scale` does; so every gradient is bit-identical to autograd's.
     """
 
     @staticmethod
-    def forward(ctx, x, buckets, bias, index, hash_bias: bool, out_features: int):
-        weight, hashed_bias = _materialize(index, buckets, out_features, x.shape[1], hash_bias)
-        ctx.index, ctx.hash_bias, ctx.weight = index, hash_bias, weight
+    def forward(ctx, x, buckets, bias, index, scale: float, hash_bias: bool, out_features: int):
+        weight, hashed_bias = _materialize(index, buckets * scale, out_features, x.shape[1], hash_bias)
+        ctx.index, ctx.scale, ctx.hash_bias, ctx.weight = index, scale, hash_bias, weight
         ctx.save_for_backward(x, buckets)  # buckets: autograd refuses a backward after they changed
         return torch.addmm(hashed_bias if hash_bias else bias, x, weight.t())
 
@@ -123,14 +134,14 @@ class _HashedLinearFunction(torch.autograd.Function):
         x, buckets = ctx.saved_tensors
         weight, ctx.weight = ctx.weight, None
         if weight is None:  # a second backward through a retained graph: the first used the buffer up
-            weight, _ = _materialize(ctx.index, buckets, grad_out.shape[1], x.shape[1], ctx.hash_bias)
+            weight, _ = _materialize(ctx.index, buckets * ctx.scale, grad_out.shape[1], x.shape[1], ctx.hash_bias)
         grad_x = grad_out.mm(weight) if ctx.needs_input_grad[0] else None
         grad_bias = grad_out.sum(0)
         weight_grad = torch.mm(grad_out.t(), x, out=weight)  # the weight is used up: reuse its memory
         grad_buckets = grad_out.new_empty(buckets.numel())
         hashed_bias_grad = grad_bias if ctx.hash_bias else grad_bias[:0]
         ctx.index.bucket_sum(weight_grad.view(-1).numpy(), hashed_bias_grad.numpy(), grad_buckets.numpy())
-        return grad_x, grad_buckets, None if ctx.hash_bias else grad_bias, None, None, None
+        return grad_x, grad_buckets.mul_(ctx.scale), None if ctx.hash_bias else grad_bias, None, None, None, None
 
 
 class HashedLinear(nn.Module):
@@ -148,8 +159,10 @@ class HashedLinear(nn.Module):
         for name in ("slots", "block_starts", "block_after", "range_starts"):
             self.register_buffer(name, getattr(streams, name) if streams else None, persistent=False)
         self.register_buffer("codes", codes if streams is None else None, persistent=False)
-        bound = 1 / math.sqrt(in_features)  # nn.Linear's default init range
-        self.buckets = nn.Parameter(torch.empty(num_buckets).uniform_(-bound, bound))
+        hashed_weights = out_features * (in_features + int(hash_bias))
+        self.scale = (num_buckets / hashed_weights) ** 0.25  # load^(-1/4): see the module docstring
+        bound = 1 / math.sqrt(in_features)  # nn.Linear's default init range, for the virtual weights
+        self.buckets = nn.Parameter(torch.empty(num_buckets).uniform_(-bound / self.scale, bound / self.scale))
         self.bias = None if hash_bias else nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
 
     def _bucket_streams(self, codes: torch.Tensor) -> BucketStreams | None:
@@ -180,8 +193,8 @@ class HashedLinear(nn.Module):
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weight and bias values (not differentiable: training goes through `forward`)."""
         with torch.no_grad():
-            weight, hashed_bias = _materialize(self._index(), self.buckets, self.out_features, self.in_features,
-                                               self.hash_bias)
+            weight, hashed_bias = _materialize(self._index(), self.buckets * self.scale, self.out_features,
+                                               self.in_features, self.hash_bias)
         return weight, (hashed_bias if self.hash_bias else self.bias)
 
     def virtual_weight(self) -> torch.Tensor:
@@ -193,12 +206,13 @@ class HashedLinear(nn.Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"input has {x.shape[-1]} features; this layer takes {self.in_features}")
         y = _HashedLinearFunction.apply(x.reshape(-1, self.in_features), self.buckets, self.bias, self._index(),
-                                        self.hash_bias, self.out_features)
+                                        self.scale, self.hash_bias, self.out_features)
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"num_buckets={self.num_buckets}, hash_bias={self.hash_bias}, cache_index={self.cache_index}")
+                f"num_buckets={self.num_buckets}, scale={self.scale:.4g}, hash_bias={self.hash_bias}, "
+                f"cache_index={self.cache_index}")
 
 
 class NaiveHashedLinear(HashedLinear):
@@ -216,7 +230,7 @@ class NaiveHashedLinear(HashedLinear):
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weight and bias, differentiable: autograd's backward is the reference."""
-        virtual = self.buckets[self.index] * self.sign
+        virtual = (self.buckets * self.scale)[self.index] * self.sign
         weights = self.out_features * self.in_features
         weight = virtual[:weights].view(self.out_features, self.in_features)
         return weight, (virtual[weights:] if self.hash_bias else self.bias)

@@ -100,7 +100,7 @@ def test_virtual_weight_layout_and_values():
     assert virtual.shape == (200, 301)
     x = torch.randn(5, 300)
     assert torch.allclose(layer(x), x @ virtual[:, :-1].T + virtual[:, -1], atol=1e-6)
-    values = set(layer.buckets.detach().abs().tolist())
+    values = set((layer.buckets * layer.scale).detach().abs().tolist())
     assert set(virtual.detach().abs().flatten().tolist()) <= values
 
 
@@ -156,8 +156,8 @@ def test_gradient_matches_a_dense_layer_with_tied_weights():
     # The same function written as a dense layer whose weights are tied through the hash
     # (hash positions: the weights row-major, then the biases).
     index, sign = bucket_and_sign(30 * 40 + 30, 64, seed=1, layer=0)
-    tied = torch.tensor(layer.buckets.detach().numpy()[index] * sign, requires_grad=True)
+    tied = torch.tensor(layer.scale * layer.buckets.detach().numpy()[index] * sign, requires_grad=True)
     F.mse_loss(F.linear(x, tied[:1200].view(30, 40), tied[1200:]), target).backward()
-    # d loss / d bucket k = sum over virtual weights in bucket k of sign * d loss / d weight
-    expected = np.bincount(index, weights=sign * tied.grad.numpy(), minlength=64)
+    # d loss / d bucket k = scale * sum over virtual weights in bucket k of sign * d loss / d weight
+    expected = layer.scale * np.bincount(index, weights=sign * tied.grad.numpy(), minlength=64)
     assert np.allclose(layer.buckets.grad.numpy(), expected, rtol=1e-10, atol=1e-12)

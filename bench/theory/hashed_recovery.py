@@ -28,14 +28,13 @@ log = logging.getLogger("bench")
 
 
 def bucket_to_virtual_basis(input_dim: int, hidden: int, num_buckets: int, seed: int) -> torch.Tensor:
-    """P (K, hidden, input_dim) with virtual weights V(theta) = sum_b theta_b P_b, read off a HashedLinear."""
-    layer = HashedLinear(input_dim, hidden, num_buckets, seed, layer=0, hash_bias=False)
-    basis = []
-    with torch.no_grad():
-        for bucket in range(num_buckets):
-            layer.buckets.copy_(torch.nn.functional.one_hot(torch.tensor(bucket), num_buckets).float())
-            basis.append(layer.virtual_weight().double())
-    return torch.stack(basis)
+    """P (K, hidden, input_dim) with virtual weights V(theta) = sum_b theta_b P_b: P_b holds the signs of
+    the weights a HashedLinear layer (no bias) hashes to bucket b. The layer's constant scale is left
+    out (Lin et al.'s model has none; it would only scale the Hessian)."""
+    codes = HashedLinear(input_dim, hidden, num_buckets, seed, layer=0, hash_bias=False).signed_codes().long()
+    basis = torch.zeros(num_buckets, hidden * input_dim, dtype=torch.float64)
+    basis[codes >> 1, torch.arange(len(codes))] = (1 - 2 * (codes & 1)).double()
+    return basis.view(num_buckets, hidden, input_dim)
 
 
 def virtual_weights(buckets: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
