@@ -3,7 +3,9 @@ on validation error with early stopping. Defaults follow the HashedNets authors'
 
 A run that diverges ends at once with `TrainingDiverged`: a batch whose loss is not finite, or
 an epoch whose mean training loss exceeds `divergence_factor` times the loss the model had when
-training started (its first batch's): a healthy run's epochs stay below where it started.
+training started (its first batch's), or than a uniform guess's loss ln(classes) where that is
+larger: a healthy run's epochs stay below where it started, and a model that starts far better
+than chance (a pruned net retraining, at a loss near 0.001) may wobble up to a few hundredths.
 """
 from __future__ import annotations
 
@@ -110,9 +112,10 @@ class Trainer:
                 optimizer.step()
                 loss_sum += batch_loss * len(batch)
             train_loss = loss_sum / n
-            if train_loss > self.divergence_factor * start_loss:
-                raise diverged(epoch, f"mean training loss {train_loss:.4g} > {self.divergence_factor:g} x the "
-                                      f"starting loss {start_loss:.4g}")
+            reference = max(start_loss, math.log(data.num_classes))
+            if train_loss > self.divergence_factor * reference:
+                raise diverged(epoch, f"mean training loss {train_loss:.4g} > {self.divergence_factor:g} x "
+                                      f"{reference:.4g}, the larger of the starting loss and ln(classes)")
             lr = optimizer.param_groups[0]["lr"]
             schedule.step()
             val_error = error_rate(model, data.val_x, data.val_y)
