@@ -13,8 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from bench.files import write_atomically  # noqa: E402
-from reports.curves import method_color  # noqa: E402
+from reports.curves import method_color, save_figure  # noqa: E402
 
 X, Y = "bytes_on_disk", "test_error_mean_pct"
 
@@ -72,13 +71,5 @@ def plot_bytes_frontier(cells: pd.DataFrame, title: str, path: Path) -> Path:
     ax.xaxis.set_major_formatter(FuncFormatter(_readable_bytes))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("bytes on disk (exported checkpoint, log axis)")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    if not cells["complete"].all():
-        ax.text(0.01, 0.01, "open marker: incomplete cell (seeds missing)", transform=ax.transAxes, fontsize=7)
-    fig.tight_layout()
-    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, cells, title, path)

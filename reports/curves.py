@@ -44,9 +44,14 @@ def plot_curve(cells: pd.DataFrame, paper: pd.DataFrame, title: str, path: Path)
                 label=f"paper: {method}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("compression factor (1 / ratio, log2 axis)")
+    ax.grid(True, alpha=0.3)
+    return save_figure(fig, ax, cells, title, path)
+
+
+def save_figure(fig, ax, cells: pd.DataFrame, title: str, path: Path) -> Path:
+    """Title, error axis label, legend and the incomplete-cell note; written atomically as PNG."""
     ax.set_ylabel("test error (%)")
     ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     if not cells["complete"].all():
         ax.text(0.01, 0.01, "open marker: incomplete cell (seeds missing)", transform=ax.transAxes, fontsize=7)
