@@ -1,5 +1,4 @@
 """Tuning studies on validation data: resumable, parallel through a launcher, final runs take the winners."""
-import json
 
 import optuna
 from omegaconf import OmegaConf
