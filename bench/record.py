@@ -18,8 +18,8 @@ RESULT_FILE = "result.json"
 # `search_space` steer studies (bench/tuning/study.py), not what one run computes.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
-# Keys added after runs were recorded, at the value those runs had: left out of the identity, so
-# that those runs keep their directories (and are not run again).
+# Options whose default is what every run did before the option existed: left out of the
+# identity at that default, so adding the option does not rename those runs.
 IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}}
 
 

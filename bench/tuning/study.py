@@ -73,7 +73,7 @@ def best_hparams(cfg: DictConfig, overrides: list[str]) -> tuple[dict, dict]:
     if len(done) < cfg.tune.n_trials:
         raise UserError(f"tuned=true: study {name} has {len(done)} of tune.n_trials={cfg.tune.n_trials} finished "
                         f"trials; finish it first: {tune_command(overrides)}")
-    best = min(done, key=lambda t: (t.value, t.number))
+    best = study.best_trial  # the same trial the sweeper reports as best
     source = {"study": name, "storage": str(directory / JOURNAL_FILE), "trial": best.number,
               "val_error": best.value, "trial_run": best.user_attrs.get("config_hash"),
               "finished_trials": len(done)}
