@@ -33,9 +33,9 @@ from bench.loggers import make_loggers
 from bench.record import experiment_config, library_versions, write_result
 from bench.resume import claim_run_dir
 from bench.run_budget import plan_budget
-from bench.theory.etf import run_etf
-from bench.theory.hashed_recovery import run_hashed_recovery
-from bench.theory.sketch_manifold import run_sketch_manifold
+from tasks.theory.etf import run_etf
+from tasks.theory.hashed_recovery import run_hashed_recovery
+from tasks.theory.sketch_manifold import run_sketch_manifold
 from bench.trainer import Trainer, TrainingDiverged
 from bench.tuning.study import best_hparams
 

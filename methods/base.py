@@ -1,12 +1,12 @@
-"""The interface every compression method implements."""
+"""The interface every compression method implements: a transform of the dense model for a budget."""
 from __future__ import annotations
 
 from typing import Callable
 
 from torch import nn
 
-from bench.architecture import MLPSpec
 from bench.budget import count_stored_tensors
+from bench.model_factory import ModelFactory
 
 # The bytes of the checkpoint that would hold an exported state (bench/export.py), under a byte budget.
 StateBytes = Callable[[dict], int]
@@ -15,16 +15,27 @@ StateBytes = Callable[[dict], int]
 class Method:
     """How to build the compressed model for a budget, what it stores, and how it trains.
 
-    Subclasses implement `build`; the rest has defaults that fit methods whose stored
-    numbers are exactly their state dict's floating-point tensors.
+    Most methods are transforms: `compress` receives the freshly built dense model and swaps its
+    compressible layers (bench/compressible.py) for compressed ones sized to the budget; what it
+    leaves dense (batch norm, the layers named in `keep_dense`) counts in what it stores. A method
+    that needs another dense model (a narrower one, a teacher) overrides `build`, which gets the
+    factory. The rest has defaults that fit methods whose stored numbers are exactly their state
+    dict's floating-point parameters.
     """
 
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        """A model of architecture `spec` storing at most `budget` numbers.
+    def __init__(self, keep_dense=()):
+        self.keep_dense = tuple(keep_dense or ())
 
-        Anything random that is not stored (hashes, masks, projections) derives from `seed`,
-        so `build` with the same arguments followed by `load_state` rebuilds the model.
+    def build(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
+        """A model storing at most `budget` numbers.
+
+        Anything random that is not stored (hashes, masks, projections) derives from `seed`, so
+        `build` with the same arguments followed by `load_state` rebuilds the model.
         """
+        return self.compress(factory.build(), budget, seed)
+
+    def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:
+        """Transform the dense `model` (in place where it can) to store at most `budget` numbers."""
         raise NotImplementedError
 
     def fit(self, model: nn.Module, trainer, data):
@@ -39,14 +50,18 @@ class Method:
         model.load_state_dict(state)
 
     def stored_params(self, model: nn.Module) -> int:
-        return count_stored_tensors(self.export_state(model))
+        """The exported floating-point numbers, except running statistics (batch norm's): buffers are
+        computed from the data, not learned, so they count in bytes but not as parameters."""
+        buffers = {name for name, _ in model.named_buffers()}
+        state = self.export_state(model)
+        return count_stored_tensors({key: value for key, value in state.items() if key not in buffers})
 
     # Byte budgets (bench/byte_budget.py): a method is sized by measuring checkpoints.
 
-    def build_for_sizing(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+    def build_for_sizing(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
         """A model whose checkpoint has the size of `build`'s, only to be measured: a method whose
         build computes what its checkpoint does not hold (a hash index) can skip that."""
-        return self.build(spec, budget, seed)
+        return self.build(factory, budget, seed)
 
     def planned_bytes(self, model: nn.Module, state_bytes: StateBytes) -> int:
         """The most bytes `model`'s checkpoint will take once trained. By default its export now:

@@ -7,7 +7,7 @@ from bench.architecture import MLP, MLPSpec
 from bench.budget import split_proportionally
 from bench.errors import UserError
 from methods.base import Method
-from methods.hashed_linear import HashedLinear
+from layers.hashed_linear import HashedLinear
 
 
 class HashedNets(Method):

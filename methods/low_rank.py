@@ -8,7 +8,7 @@ learns and stores U too, which costs in + out per rank instead of out.
 
 Why the scale (SGD at the recipe's learning rate diverged without it):
 * fixed U: each row's `in` virtual weights are tied to `rank` stored values, load = in / rank,
-  as in a hashed layer (methods/hashed_linear.py): a step of V moves W by grad U^T U, whose norm
+  as in a hashed layer (layers/hashed_linear.py): a step of V moves W by grad U^T U, whose norm
   is sqrt(load) times the dense step's (U^T U has eigenvalues load on U's row space), mostly
   across directions the gradient did not ask for. scale = load^(-1/4), with V starting at
   nn.Linear's range / scale, keeps both the initial outputs and the step's size a dense layer's.
@@ -33,7 +33,7 @@ from torch import nn
 from bench.architecture import MLP, MLPSpec
 from methods.allocation import LayerCost, sizes_within_budget
 from methods.base import Method
-from methods.hashing import hash_positions
+from layers.hashing import hash_positions
 
 PROJECTION_PURPOSE = 3  # hash purpose id, distinct from the other methods'
 

@@ -22,7 +22,7 @@ from bench.errors import UserError
 from bench.trainer import FitResult
 from methods.base import Method, StateBytes
 from methods.kept_positions import decode, encode, largest_encoding, position_costs
-from methods.masked_linear import MaskedLinear
+from layers.masked_linear import MaskedLinear
 from methods.random_edge_removal import connections_per_layer
 
 SCOPES = ("layer", "global")

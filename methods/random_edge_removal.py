@@ -14,8 +14,8 @@ from bench.architecture import MLP, MLPSpec
 from bench.budget import split_proportionally
 from methods.allocation import too_small
 from methods.base import Method
-from methods.hashing import hash_positions
-from methods.masked_linear import MaskedLinear
+from layers.hashing import hash_positions
+from layers.masked_linear import MaskedLinear
 
 MASK_PURPOSE = 2  # hash purpose id, distinct from HashedNets' buckets (0)
 

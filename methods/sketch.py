@@ -4,7 +4,7 @@ Each layer compresses its input with a count-sketch S (m x in: hashed rows, rand
 regenerated from the seed) and stores and trains only W~ (out x m) and its bias:
 y = scale * W~ (S x) + b. The sketch size m of every layer is fitted to the budget.
 
-The layer is a hashed layer (methods/hashed_linear.py) whose hash depends on the input column
+The layer is a hashed layer (layers/hashed_linear.py) whose hash depends on the input column
 only: its virtual weights scale * W~ S tie load = in / m inputs to each stored value, and it takes
 the same constant scale = load^(-1/4), with W~ drawn from nn.Linear's range / scale. The former
 start, W~ = W S^T for a dense layer's W and no scale, summed about `load` of W's columns into each
@@ -23,7 +23,7 @@ from torch import nn
 from bench.architecture import MLP, MLPSpec
 from methods.allocation import LayerCost, sizes_within_budget
 from methods.base import Method
-from methods.count_sketch import CountSketch
+from layers.count_sketch import CountSketch
 
 
 class SketchedLinear(nn.Module):

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-import methods.hashed_linear as hashed_linear
-from methods.bucket_streams import build_streams, stream_bucket_sum, stream_scatter
-from methods.hashed_linear import HashedLinear, NaiveHashedLinear, _bucket_sum, _signed_gather
-from methods.hashing import signed_bucket_codes
+import layers.hashed_linear as hashed_linear
+from layers.bucket_streams import build_streams, stream_bucket_sum, stream_scatter
+from layers.hashed_linear import HashedLinear, NaiveHashedLinear, _bucket_sum, _signed_gather
+from layers.hashing import signed_bucket_codes
 
 
 def fields(streams):

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from methods.hashed_linear import HashedLinear, NaiveHashedLinear
-from methods.hashing import _GOLDEN, _MIX1, _MIX2, bucket_and_sign, hash_positions, salt, signed_bucket_codes
+from layers.hashed_linear import HashedLinear, NaiveHashedLinear
+from layers.hashing import _GOLDEN, _MIX1, _MIX2, bucket_and_sign, hash_positions, salt, signed_bucket_codes
 
 M64 = (1 << 64) - 1
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.theory.etf import compare_at_dim, etf_directions
-from bench.theory.hashed_recovery import indicator_moment
-from bench.theory.relu_kernel import relu_kernel
+from tasks.theory.etf import compare_at_dim, etf_directions
+from tasks.theory.hashed_recovery import indicator_moment
+from tasks.theory.relu_kernel import relu_kernel
 from datasets.teacher_student import load_teacher_student, make_teacher
 from conftest import result_records, run_main
 from reports.theory import report_sections

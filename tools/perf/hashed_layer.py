@@ -1,7 +1,7 @@
 """Time and memory of one training step of a hashed layer against a dense nn.Linear.
 
-    python -m bench.perf.hashed_layer                 # 784x1000 and 1000x1000, batch 50 and 256
-    python -m bench.perf.hashed_layer --reps 30 --ratio 1/64
+    python -m tools.perf.hashed_layer                 # 784x1000 and 1000x1000, batch 50 and 256
+    python -m tools.perf.hashed_layer --reps 30 --ratio 1/64
 
 A step is forward, backward and an SGD-with-momentum update, as in training; the input needs
 no gradient (a first layer). Variants, timed in one process with their repetitions interleaved
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from bench.budget import parse_ratio
-from methods.hashed_linear import HashedLinear, NaiveHashedLinear
+from layers.hashed_linear import HashedLinear, NaiveHashedLinear
 
 VARIANTS = ("dense", "hashed", "no-cache", "naive")
 SHAPES = ((784, 1000), (1000, 1000))
@@ -114,7 +114,7 @@ def peak_memory(variant: str, fan_in: int, fan_out: int, batch: int, ratio, step
 
 
 def memory_in_child(variant: str, fan_in: int, fan_out: int, batch: int, ratio_text: str, threads: int | None) -> dict:
-    command = [sys.executable, "-m", "bench.perf.hashed_layer", "--memory-of", variant,
+    command = [sys.executable, "-m", "tools.perf.hashed_layer", "--memory-of", variant,
                "--shape", f"{fan_in}x{fan_out}", "--batch", str(batch), "--ratio", ratio_text]
     command += ["--threads", str(threads)] if threads else []
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)

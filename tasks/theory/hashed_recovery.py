@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from bench.errors import UserError
-from bench.theory.relu_kernel import population_loss
-from bench.theory.runs import finish_run, save_figure
-from methods.hashed_linear import HashedLinear
+from tasks.theory.relu_kernel import population_loss
+from tasks.theory.runs import finish_run, save_figure
+from layers.hashed_linear import HashedLinear
 
 log = logging.getLogger("bench")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from methods.hashing import bucket_and_sign
+from layers.hashing import bucket_and_sign
 
 
 class CountSketch:

@@ -1,6 +1,6 @@
 """Time the generation of all seven Larochelle et al. 2007 sets at their full published sizes.
 
-    python bench/perf/generate_datasets.py [DATA_ROOT]
+    python tools/perf/generate_datasets.py [DATA_ROOT]
 
 Generates in memory (no cache). Digits come from full MNIST under DATA_ROOT when it is
 there; otherwise, for timing only, the 5,000 digits are repeated to fill the published pools

@@ -17,9 +17,9 @@ import torch
 
 from bench.components import options_of
 from bench.errors import UserError
-from bench.theory.optimize import minimize_lbfgs
-from bench.theory.relu_kernel import cross_moment, population_loss
-from bench.theory.runs import finish_run, save_figure
+from tasks.theory.optimize import minimize_lbfgs
+from tasks.theory.relu_kernel import cross_moment, population_loss
+from tasks.theory.runs import finish_run, save_figure
 from datasets.teacher_student import Teacher, make_teacher
 
 TEACHER_OPTIONS = ("width", "mean_norm", "weight_std", "out_mean", "out_std", "teacher_seed")

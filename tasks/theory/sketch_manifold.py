@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from bench.errors import UserError
-from bench.theory.runs import finish_run, save_figure
-from methods.count_sketch import CountSketch
+from tasks.theory.runs import finish_run, save_figure
+from layers.count_sketch import CountSketch
 
 
 def manifold_points(count: int, dim: int, manifold_dim: int, bump_width: float, seed: int,

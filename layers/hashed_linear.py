@@ -29,7 +29,7 @@ counted for 1000x1000). The products are the ones autograd computes for F.linear
 `buckets * scale`, so the gradients are bit-identical to the naive version's.
 
 Fast path (cached index, several numba threads at construction): the codes are grouped into
-bucket streams, one per thread (methods/bucket_streams.py). The forward scatters sign * bucket
+bucket streams, one per thread (layers/bucket_streams.py). The forward scatters sign * bucket
 value to every position, each thread its own chunk of the weights; the backward sums sign *
 grad into the buckets, each thread its own bucket range, in ascending position order: the same
 additions in the same order as autograd's single-threaded backward of the naive gather, hence
@@ -48,8 +48,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from methods.bucket_streams import BucketStreams, build_streams, stream_bucket_sum, stream_scatter
-from methods.hashing import signed_bucket_codes
+from layers.bucket_streams import BucketStreams, build_streams, stream_bucket_sum, stream_scatter
+from layers.hashing import signed_bucket_codes
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)

@@ -1,0 +1,32 @@
+"""`mlp3`, `mlp5`, ...: fully connected ReLU nets, as in the HashedNets paper.
+
+Dropout on the input and after every hidden ReLU, as in the HashedNets authors' code; the
+rates come from the training recipe (`conf/model/mlp3.yaml` interpolates `train.dropout_*`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def scaled_width(width: int, multiplier: float) -> int:
+    """A layer width times the model's width multiplier, at least 1 (used by every model family)."""
+    return max(1, round(width * multiplier))
+
+
+class MLP(nn.Module):
+    def __init__(self, input_shape, num_classes: int, hidden, dropout_input: float = 0.0,
+                 dropout_hidden: float = 0.0, width: float = 1.0):
+        super().__init__()
+        widths = [math.prod(input_shape), *(scaled_width(h, width) for h in hidden), num_classes]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.drop_input = nn.Dropout(dropout_input)
+        self.drop_hidden = nn.Dropout(dropout_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop_input(x.flatten(1))
+        for layer in self.layers[:-1]:
+            x = self.drop_hidden(torch.relu(layer(x)))
+        return self.layers[-1](x)

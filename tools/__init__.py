@@ -1,0 +1,1 @@
+"""Benchmarks and scripts that are not part of a run."""
