@@ -13,11 +13,10 @@ from fractions import Fraction
 from typing import Callable
 
 import torch
-from torch import nn
 
-from bench.architecture import MLP, MLPSpec
 from bench.errors import UserError
 from bench.export import checkpoint_bytes
+from bench.model_factory import ModelFactory
 
 DENSE_METHOD_CONFIG = {"_target_": "methods.dense.Dense", "name": "dense"}  # conf/method/dense.yaml's node
 # The search stops once the fitting checkpoint is within this fraction of the byte budget, or the
@@ -30,11 +29,11 @@ def bytes_budget(ratio: Fraction, dense_bytes: int) -> int:
     return math.floor(ratio * dense_bytes)
 
 
-def dense_checkpoint_bytes(spec: MLPSpec, seed: int) -> int:
-    """The bytes of the uncompressed net's checkpoint (its values do not change its size)."""
+def dense_checkpoint_bytes(factory: ModelFactory, seed: int) -> int:
+    """The bytes of the uncompressed model's checkpoint (its values do not change its size)."""
     with torch.random.fork_rng():  # the run's random stream is the same whatever is measured
-        dense = MLP(spec, lambda index, fan_in, fan_out: nn.Linear(fan_in, fan_out))
-    return len(checkpoint_bytes(DENSE_METHOD_CONFIG, spec, spec.params_ref(), seed, dense.state_dict()))
+        dense = factory.build()
+    return len(checkpoint_bytes(DENSE_METHOD_CONFIG, factory, factory.params_ref(), seed, dense.state_dict()))
 
 
 def largest_fitting(bytes_at: Callable[[int], int | None], start: int, top: int, limit: int) -> tuple[int, int | None]:
@@ -65,21 +64,21 @@ def largest_fitting(bytes_at: Callable[[int], int | None], start: int, top: int,
         probe = guess if guess is not None and base < guess < hi else (base + hi) // 2
 
 
-def fit_to_bytes(method, method_cfg, spec: MLPSpec, seed: int, limit: int, start: int) -> tuple[int, int | None]:
+def fit_to_bytes(method, method_cfg, factory: ModelFactory, seed: int, limit: int, start: int) -> tuple[int, int | None]:
     """The largest parameter budget whose model's planned checkpoint fits `limit` bytes, and those bytes
     (0 and the smallest model's bytes if none fits); see `largest_fitting`."""
 
     def bytes_at(params: int) -> int | None:
         try:
-            model = method.build_for_sizing(spec, params, seed)
+            model = method.build_for_sizing(factory, params, seed)
         except UserError:  # too small a budget for this method
             return None
-        return method.planned_bytes(model, state_bytes(method_cfg, spec, params, seed))
+        return method.planned_bytes(model, state_bytes(method_cfg, factory, params, seed))
 
     with torch.random.fork_rng():  # building consumes random numbers; the run's own build must not see that
-        return largest_fitting(bytes_at, start, spec.params_ref(), limit)
+        return largest_fitting(bytes_at, start, factory.params_ref(), limit)
 
 
-def state_bytes(method_cfg, spec: MLPSpec, params: int, seed: int) -> Callable[[dict], int]:
+def state_bytes(method_cfg, factory: ModelFactory, params: int, seed: int) -> Callable[[dict], int]:
     """The checkpoint bytes of an exported state, for a model built with `params`."""
-    return lambda state: len(checkpoint_bytes(method_cfg, spec, params, seed, state))
+    return lambda state: len(checkpoint_bytes(method_cfg, factory, params, seed, state))

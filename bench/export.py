@@ -12,21 +12,21 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.architecture import MLPSpec
 from bench.components import call_target
 from bench.files import write_atomically
+from bench.model_factory import ModelFactory
 
-FORMAT = "compression-bench/compressed-checkpoint/v1"
+FORMAT = "compression-bench/compressed-checkpoint/v2"
 
 
-def checkpoint_bytes(method_cfg, spec: MLPSpec, budget: int, seed: int, state: dict) -> bytes:
-    """The serialized checkpoint of a method's exported `state`; `budget` is the parameter budget
-    `build` is called with to rebuild the model."""
+def checkpoint_bytes(method_cfg, factory: ModelFactory, budget: int, seed: int, state: dict) -> bytes:
+    """The serialized checkpoint of a method's exported `state`: with the dense model's resolved config
+    node, the method's, the parameter budget `build` is called with and the seed, it rebuilds the model."""
     checkpoint = {
         "format": FORMAT,
         "method_config": OmegaConf.to_container(method_cfg, resolve=True) if isinstance(method_cfg, DictConfig)
         else dict(method_cfg),
-        "spec": spec.as_dict(),
+        "model": factory.as_record(),
         "params_budget": budget,
         "seed": seed,
         "state": state,
@@ -36,9 +36,9 @@ def checkpoint_bytes(method_cfg, spec: MLPSpec, budget: int, seed: int, state: d
     return buffer.getvalue()
 
 
-def export_compressed(path: Path, method, method_cfg, spec: MLPSpec, budget: int, seed: int, model) -> int:
+def export_compressed(path: Path, method, method_cfg, factory: ModelFactory, budget: int, seed: int, model) -> int:
     """Save the compressed model; return its size in bytes, measured on the file."""
-    data = checkpoint_bytes(method_cfg, spec, budget, seed, method.export_state(model))
+    data = checkpoint_bytes(method_cfg, factory, budget, seed, method.export_state(model))
     write_atomically(path, lambda tmp: tmp.write_bytes(data))
     return Path(path).stat().st_size
 
@@ -49,6 +49,6 @@ def load_compressed(path: Path):
     if checkpoint.get("format") != FORMAT:
         raise ValueError(f"{path} is not a compressed checkpoint of format {FORMAT}")
     method = call_target(checkpoint["method_config"])
-    model = method.build(MLPSpec.from_dict(checkpoint["spec"]), checkpoint["params_budget"], checkpoint["seed"])
+    model = method.build(ModelFactory.from_record(checkpoint["model"]), checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
     return model.eval()

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from bench.architecture import MLPSpec
 from bench.budget import BudgetCheck, params_budget, parse_budget_unit
 from bench.byte_budget import bytes_budget, dense_checkpoint_bytes, fit_to_bytes, state_bytes
 from bench.errors import UserError
+from bench.model_factory import ModelFactory
 
 
 @dataclass(frozen=True)
@@ -51,21 +51,21 @@ class RunBudget:
         return record
 
 
-def plan_budget(unit: str, ratio: Fraction, method, method_cfg, spec: MLPSpec, seed: int) -> RunBudget:
+def plan_budget(unit: str, ratio: Fraction, method, method_cfg, factory: ModelFactory, seed: int) -> RunBudget:
     """The run's budget; under bytes, the method is sized (and told the limit) here."""
-    unit, name, params_ref = parse_budget_unit(unit), method_cfg.get("name"), spec.params_ref()
+    unit, name, params_ref = parse_budget_unit(unit), method_cfg.get("name"), factory.params_ref()
     budget = params_budget(ratio, params_ref)
     if unit == "params":
         return RunBudget(unit, name, params_ref, budget, budget)
-    dense_bytes = dense_checkpoint_bytes(spec, seed)
+    dense_bytes = dense_checkpoint_bytes(factory, seed)
     limit = bytes_budget(ratio, dense_bytes)
-    fitted, size = fit_to_bytes(method, method_cfg, spec, seed, limit, start=budget)
+    fitted, size = fit_to_bytes(method, method_cfg, factory, seed, limit, start=budget)
     if not fitted:
         smallest = f"its smallest model's checkpoint takes {size:,} bytes" if size else "no model of it can be built"
         supports = (f"; the smallest ratio it supports here is {size}/{dense_bytes} (about 1/{dense_bytes // size})"
                     if size else "")
         raise UserError(f"method={name}: {smallest}, over the byte budget of {limit:,} (= floor(ratio * "
                         f"{dense_bytes:,}, the dense checkpoint's bytes){supports}; the run was not started")
-    measure = state_bytes(method_cfg, spec, fitted, seed)
+    measure = state_bytes(method_cfg, factory, fitted, seed)
     method.keep_within_bytes(limit, measure)
     return RunBudget(unit, name, params_ref, budget, fitted, limit, dense_bytes, measure)

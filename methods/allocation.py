@@ -1,11 +1,59 @@
-"""Sizing a compressed model to its budget: one integer size per layer (rank, sketch rows, ...)."""
+"""Sizing a compressed model to its budget: which layers are compressed, and one integer size per layer
+(buckets, rank, sketch rows, kept weights...)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-from bench.architecture import MLPSpec
+from torch import nn
+
 from bench.budget import split_proportionally
+from bench.compressible import Site, compressible_layers, params_of, replace_layer
 from bench.errors import UserError
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """The compressible layers of a dense model and what they may store together."""
+
+    method: str
+    sites: list[Site]
+    params_ref: int   # every parameter of the dense model
+    kept_dense: int   # parameters left as they are: batch norm, layers kept dense by option
+    budget: int       # the run's budget less `kept_dense`
+
+    def too_small(self, needed: int, what: str) -> UserError:
+        """The one-line error of a method whose smallest model needs `needed` numbers in its compressed layers."""
+        total = needed + self.kept_dense
+        dense = f", plus {self.kept_dense} left dense" if self.kept_dense else ""
+        return UserError(
+            f"method={self.method} needs at least {total} parameters ({what}{dense}) but the budget is "
+            f"{self.budget + self.kept_dense}; the smallest ratio it supports for this model is "
+            f"{total}/{self.params_ref} (about 1/{self.params_ref // total})"
+        )
+
+    def shares(self) -> list[int]:
+        """Each layer's share of the budget, proportional to its dense size, as in HashedNets."""
+        return split_proportionally(self.budget, [site.params for site in self.sites])
+
+
+def plan_layers(model: nn.Module, budget: int, method: str, keep_dense=()) -> LayerPlan:
+    sites = compressible_layers(model, keep_dense)
+    if not sites:
+        raise UserError(f"method={method}: the model has no Linear or Conv2d layer left to compress")
+    ref = params_of(model)
+    kept_dense = ref - sum(site.params for site in sites)
+    plan = LayerPlan(method, sites, ref, kept_dense, budget - kept_dense)
+    if plan.budget < len(sites):
+        raise plan.too_small(len(sites), "one number per compressed layer")
+    return plan
+
+
+def swap_layers(model: nn.Module, sites: list[Site], make: Callable[[Site, int], nn.Module], sizes: list[int]) -> nn.Module:
+    """Replace every planned layer by `make(site, size)`; return the model."""
+    for site, size in zip(sites, sizes):
+        replace_layer(model, site.name, make(site, size))
+    return model
 
 
 @dataclass(frozen=True)
@@ -18,27 +66,18 @@ class LayerCost:
         return self.fixed + self.per_unit * units
 
 
-def too_small(method: str, needed: int, budget: int, spec: MLPSpec, what: str) -> UserError:
-    """The one-line error of a method that cannot fit its smallest model in the budget."""
-    return UserError(
-        f"method={method} needs at least {needed} parameters ({what}) but the budget is {budget}; "
-        f"the smallest ratio it supports for this model is {needed}/{spec.params_ref()} "
-        f"(about 1/{spec.params_ref() // needed})"
-    )
+def sizes_within_budget(plan: LayerPlan, costs: list[LayerCost], what: str) -> list[int]:
+    """Sizes (at least 1 per layer) whose total cost fills as much of the plan's budget as the granularity allows.
 
-
-def sizes_within_budget(spec: MLPSpec, costs: list[LayerCost], budget: int, method: str, what: str) -> list[int]:
-    """Sizes (at least 1 per layer) whose total cost fills as much of `budget` as the granularity allows.
-
-    Each layer starts from its share of the budget, proportional to its reference size, as in
+    Each layer starts from its share of the budget, proportional to its dense size, as in
     HashedNets; what the rounding leaves is then given one unit at a time to the layer that is
     least grown relative to its maximum, among those whose next unit still fits.
     """
+    budget = plan.budget
     needed = sum(c.of(1) for c in costs)
     if needed > budget:
-        raise too_small(method, needed, budget, spec, what)
-    shares = split_proportionally(budget, [(fan_in + 1) * fan_out for fan_in, fan_out in spec.layer_shapes()])
-    units = [max(1, min(c.max_units, (share - c.fixed) // c.per_unit)) for c, share in zip(costs, shares)]
+        raise plan.too_small(needed, what)
+    units = [max(1, min(c.max_units, (share - c.fixed) // c.per_unit)) for c, share in zip(costs, plan.shares())]
 
     def total() -> int:
         return sum(c.of(u) for c, u in zip(costs, units))

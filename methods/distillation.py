@@ -18,7 +18,6 @@ student's tuned hyperparameters (`hparams`) never change its teacher.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,10 +25,10 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
-from bench.architecture import MLPSpec
 from bench.components import call_target
 from bench.errors import UserError
 from bench.evaluate import logits
+from bench.model_factory import ModelFactory
 from bench.trainer import FitResult, Trainer
 from methods.base import Method, StateBytes
 from methods.teacher import cached_teacher
@@ -46,20 +45,19 @@ class Distillation(Method):
         self.teacher_train = OmegaConf.create(teacher_train)
         self.temperature, self.soft_weight = float(temperature), float(soft_weight)
         self.teacher_cache = Path(teacher_cache)
-        self.teacher_spec: MLPSpec | None = None  # the uncompressed architecture, set by `build`
+        self.teacher: ModelFactory | None = None  # the uncompressed model, set by `build`
 
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        # the teacher is the dense net the budget is measured against, with the teacher recipe's dropout
-        self.teacher_spec = replace(spec, dropout_input=float(self.teacher_train.dropout_input),
-                                    dropout_hidden=float(self.teacher_train.dropout_hidden))
+    def build(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
+        # the teacher is the dense model the budget is measured against, under the teacher's recipe
+        self.teacher = factory.with_recipe(self.teacher_train)
         try:
-            return self.student.build(spec, budget, seed)
+            return self.student.build(factory, budget, seed)
         except UserError as err:
             raise UserError(f"dark knowledge student: {err}") from None
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
         teacher_trainer = Trainer.from_config(self.teacher_train, trainer.seed, on_epoch=trainer.on_epoch)
-        teacher, teacher_notes = cached_teacher(self.teacher_spec, teacher_trainer, data, self.teacher_cache)
+        teacher, teacher_notes = cached_teacher(self.teacher, teacher_trainer, data, self.teacher_cache)
         soft_targets = F.softmax(logits(teacher, data.train_x) / self.temperature, dim=1)
         t, w = self.temperature, self.soft_weight
 
@@ -81,8 +79,8 @@ class Distillation(Method):
     def stored_params(self, model: nn.Module) -> int:
         return self.student.stored_params(model)
 
-    def build_for_sizing(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        return self.student.build_for_sizing(spec, budget, seed)
+    def build_for_sizing(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
+        return self.student.build_for_sizing(factory, budget, seed)
 
     def planned_bytes(self, model: nn.Module, state_bytes: StateBytes) -> int:
         return self.student.planned_bytes(model, state_bytes)

@@ -1,48 +1,42 @@
-"""`nn`: the equivalent-size dense net (same depth, hidden layers narrowed to fit the budget)."""
+"""`nn`: the equivalent-size dense model: the same family with every hidden width scaled by one
+multiplier, the largest whose parameters fit the budget.
+
+Every model family takes a `width` multiplier (models/); the search counts parameters on models
+built on the meta device (no memory, no random numbers) and bisects the multiplier, whose
+parameter count only grows with it.
+"""
 from __future__ import annotations
 
 from torch import nn
 
-from bench.architecture import MLP, MLPSpec
+from bench.compressible import params_of
 from bench.errors import UserError
 from methods.base import Method
 
+SMALLEST_WIDTH = 1e-6  # every hidden width rounds up to 1 unit here
+BISECTION_STEPS = 40   # the multiplier to within 1e-12: finer than any family's width granularity
 
-def narrowest_spec(spec: MLPSpec) -> MLPSpec:
-    return spec.with_hidden([1] * len(spec.hidden))
 
+def width_within_budget(factory, budget: int) -> float:
+    """The largest width multiplier in (0, 1] whose dense model stores at most `budget` parameters."""
+    def params(width: float) -> int:
+        return params_of(factory.build_on_meta(width=width))
 
-def widths_within_budget(spec: MLPSpec, budget: int) -> tuple[int, ...]:
-    """Hidden widths (each at most the original) whose dense net stores as much as fits in `budget`.
-
-    First the widest uniform shrink that fits, then single units added greedily, cheapest
-    first, which fills the budget up to less than the cost of one hidden unit.
-    """
-    smallest = narrowest_spec(spec).params_ref()
+    smallest, ref = params(SMALLEST_WIDTH), params(1.0)
     if smallest > budget:
         raise UserError(
-            f"method=nn cannot fit even one hidden unit per layer ({smallest} parameters) in a budget of "
-            f"{budget}; the smallest ratio it supports for this model is {smallest}/{spec.params_ref()} "
-            f"(about 1/{spec.params_ref() // smallest})"
+            f"method=nn cannot fit even one unit per hidden layer ({smallest} parameters) in a budget of "
+            f"{budget}; the smallest ratio it supports for this model is {smallest}/{ref} (about 1/{ref // smallest})"
         )
-    uniform = 1
-    while all(uniform + 1 <= h for h in spec.hidden) and _cost(spec, [uniform + 1] * len(spec.hidden)) <= budget:
-        uniform += 1
-    widths = [min(uniform, h) for h in spec.hidden]
-    while True:
-        growable = [i for i, h in enumerate(spec.hidden) if widths[i] < h]
-        grown = [widths[:i] + [widths[i] + 1] + widths[i + 1:] for i in growable]
-        fitting = [w for w in grown if _cost(spec, w) <= budget]
-        if not fitting:
-            return tuple(widths)
-        widths = min(fitting, key=lambda w: _cost(spec, w))
-
-
-def _cost(spec: MLPSpec, hidden) -> int:
-    return spec.with_hidden(hidden).params_ref()
+    if ref <= budget:
+        return 1.0
+    low, high = SMALLEST_WIDTH, 1.0  # params(low) <= budget < params(high)
+    for _ in range(BISECTION_STEPS):
+        middle = (low + high) / 2
+        low, high = (middle, high) if params(middle) <= budget else (low, middle)
+    return low
 
 
 class EquivalentDense(Method):
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        narrowed = spec.with_hidden(widths_within_budget(spec, budget))
-        return MLP(narrowed, lambda index, fan_in, fan_out: nn.Linear(fan_in, fan_out))
+    def build(self, factory, budget: int, seed: int) -> nn.Module:
+        return factory.build(width=width_within_budget(factory, budget))

@@ -1,42 +1,46 @@
-"""`hashednets`: every layer's weights (and by default biases) share K hashed values."""
+"""`hashednets`: every compressed layer's weights (and by default biases) share K hashed values.
+
+K per layer is its share of the budget, proportional to its dense size; the hash of a virtual
+weight is salted by the seed and the layer's qualified name, and regenerated, never stored.
+"""
 from __future__ import annotations
 
 from torch import nn
 
-from bench.architecture import MLP, MLPSpec
-from bench.budget import split_proportionally
-from bench.errors import UserError
-from methods.base import Method
+from bench.compressible import Site, layer_salt
 from layers.hashed_linear import HashedLinear
+from methods.allocation import plan_layers, swap_layers
+from methods.base import Method
+
 
 
 class HashedNets(Method):
-    def __init__(self, hash_bias: bool = True, cache_index: bool = True):
+    def __init__(self, hash_bias: bool = True, cache_index: bool = True, keep_dense=()):
+        super().__init__(keep_dense)
         self.hash_bias, self.cache_index = hash_bias, cache_index
 
-    def bucket_counts(self, spec: MLPSpec, budget: int) -> list[int]:
-        """K per layer: the layer's share of the budget, proportional to its virtual size."""
-        shapes = spec.layer_shapes()
-        shares = split_proportionally(budget, [(fan_in + 1) * fan_out for fan_in, fan_out in shapes])
-        counts = shares if self.hash_bias else [s - fan_out for s, (_, fan_out) in zip(shares, shapes)]
+    def bucket_counts(self, model: nn.Module, budget: int):
+        """The planned layers and K for each: its share, less its bias where the bias is stored in full."""
+        plan = plan_layers(model, budget, "hashednets", self.keep_dense)
+        counts = [share - (0 if self.hash_bias else site.out_features * site.has_bias)
+                  for site, share in zip(plan.sites, plan.shares())]
         if min(counts) < 1:
-            needed = sum(fan_out for _, fan_out in shapes) if not self.hash_bias else len(shapes)
-            raise UserError(
-                f"method=hashednets: a budget of {budget} leaves a layer without a single hashed value; "
-                f"the smallest budget it supports here is about {needed + len(shapes)} parameters "
-                f"(ratio about {needed + len(shapes)}/{spec.params_ref()})"
-            )
-        return counts
+            needed = len(plan.sites) + (0 if self.hash_bias else sum(s.out_features * s.has_bias for s in plan.sites))
+            raise plan.too_small(needed, "a hashed value in every layer" + ("" if self.hash_bias else " and its bias"))
+        return plan.sites, counts
 
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        return self._hashed_mlp(spec, budget, seed, self.cache_index)
+    def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:
+        return self._hash(model, budget, seed, self.cache_index)
 
-    def build_for_sizing(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
+    def build_for_sizing(self, factory, budget: int, seed: int) -> nn.Module:
         """Without the hash index: the checkpoint holds only the buckets, and the index is most of a build's time."""
-        return self._hashed_mlp(spec, budget, seed, cache_index=False)
+        return self._hash(factory.build(), budget, seed, cache_index=False)
 
-    def _hashed_mlp(self, spec: MLPSpec, budget: int, seed: int, cache_index: bool) -> nn.Module:
-        counts = self.bucket_counts(spec, budget)
-        return MLP(spec, lambda index, fan_in, fan_out: HashedLinear(
-            fan_in, fan_out, counts[index], seed=seed, layer=index, hash_bias=self.hash_bias,
-            cache_index=cache_index))
+    def _hash(self, model: nn.Module, budget: int, seed: int, cache_index: bool) -> nn.Module:
+        sites, counts = self.bucket_counts(model, budget)
+
+        def hashed(site: Site, num_buckets: int) -> nn.Module:
+            return HashedLinear(site.fan_in, site.out_features, num_buckets, seed, layer_salt(site.name),
+                                hash_bias=self.hash_bias, cache_index=cache_index)
+
+        return swap_layers(model, sites, hashed, counts)

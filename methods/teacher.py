@@ -1,9 +1,9 @@
 """The dense teacher of dark knowledge: trained once per (data, model, seed, recipe), cached on disk.
 
 The cache key hashes the data actually used (name and the bytes of the training and
-validation tensors), the architecture, the seed and the training recipe, so every run of a
-sweep that would train the same teacher reuses it. The teacher is selected on validation
-error like every model; the file is written atomically.
+validation tensors), the model's resolved config node and input, the seed and the training
+recipe, so every run of a sweep that would train the same teacher reuses it. The teacher is
+selected on validation error like every model; the file is written atomically.
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.architecture import MLP, MLPSpec
 from bench.errors import UserError
 from bench.files import write_atomically
+from bench.model_factory import ModelFactory
 
 log = logging.getLogger("bench")
-FORMAT = "compression-bench/teacher/v1"
+FORMAT = "compression-bench/teacher/v2"
 
 
 def data_digest(data) -> str:
@@ -31,23 +31,19 @@ def data_digest(data) -> str:
     return digest.hexdigest()
 
 
-def teacher_key(spec: MLPSpec, trainer, data) -> dict:
-    return {"dataset": data.name, "data_sha256": data_digest(data), "spec": spec.as_dict(),
+def teacher_key(factory: ModelFactory, trainer, data) -> dict:
+    return {"dataset": data.name, "data_sha256": data_digest(data), "model": factory.as_record(),
             "recipe": trainer.recipe()}
 
 
-def dense_net(spec: MLPSpec) -> nn.Module:
-    return MLP(spec, lambda index, fan_in, fan_out: nn.Linear(fan_in, fan_out))
-
-
-def cached_teacher(spec: MLPSpec, trainer, data, cache_dir: Path) -> tuple[nn.Module, dict]:
+def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path) -> tuple[nn.Module, dict]:
     """The trained dense teacher for this run (loaded or trained and stored), and notes on it."""
-    key = teacher_key(spec, trainer, data)
+    key = teacher_key(factory, trainer, data)
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"teacher-{key_hash}.pt"
     with torch.random.fork_rng():  # the run's own random stream is the same whether or not it is cached
         torch.manual_seed(trainer.seed)
-        teacher = dense_net(spec)
+        teacher = factory.build()
         if path.exists():
             return teacher.eval(), _load(teacher, path, key)
         log.info("dark knowledge: training the dense teacher (cached as %s)", path)

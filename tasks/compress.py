@@ -1,0 +1,101 @@
+"""`task=compress`: one benchmark run. The flow: config -> data -> the dense model -> the method's
+compressed model for the budget -> fit, selecting the best validation epoch -> test once -> export
+-> result record -> loggers. `main.py` claims the run's directory and calls `run`.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from bench.budget import parse_budget_unit, parse_ratio
+from bench.components import call_target
+from bench.evaluate import error_rate
+from bench.export import export_compressed
+from bench.hparams import with_hparams
+from bench.loggers import make_loggers
+from bench.model_factory import ModelFactory
+from bench.record import experiment_config, library_versions, write_result
+from bench.run_budget import plan_budget
+from bench.sweeps import sweep_name
+from bench.trainer import Trainer, TrainingDiverged
+from bench.tuning.study import best_hparams
+
+log = logging.getLogger("bench")
+
+
+def model_options(cfg: DictConfig) -> dict:
+    """The model's options that define it (e.g. `hidden`), without those it takes from the recipe."""
+    raw = OmegaConf.to_container(cfg.model, resolve=False)
+    resolved = OmegaConf.to_container(cfg.model, resolve=True)
+    return {key: resolved[key] for key, value in raw.items()
+            if key not in ("_target_", "name") and not str(value).startswith("${train.")}
+
+
+def summary(cfg: DictConfig) -> dict:
+    """What names the run in its record, known before it starts (so failed runs show up too)."""
+    ratio = parse_ratio(cfg.ratio)
+    return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
+            "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
+            "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "model_options": model_options(cfg),
+            "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "budget_unit": parse_budget_unit(cfg.budget.unit),
+            "evaluate_test": bool(cfg.evaluate_test),
+            "hparams": OmegaConf.to_container(cfg.hparams, resolve=True)}
+
+
+def use_tuned_hparams(cfg: DictConfig) -> dict:
+    """`tuned=true`: set `cfg.hparams` to the best trial of the cell's study; return where they came from."""
+    hparams, source = best_hparams(cfg, list(HydraConfig.get().overrides.task))
+    with open_dict(cfg):
+        cfg.hparams = hparams
+    log.info("tuned hyperparameters from study %s, trial %d (validation error %.4f): %s",
+             source["study"], source["trial"], source["val_error"], hparams)
+    return source
+
+
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
+    ratio = parse_ratio(cfg.ratio)
+    torch.manual_seed(cfg.seed)
+    # Same seed -> same result on CPU: without this, scatter-adds (e.g. the gradient of a
+    # hashed layer) sum in thread-dependent order. Warn-only where no such kernel exists.
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    train_cfg, method_cfg = with_hparams(cfg)
+    data = call_target(cfg.dataset)
+    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
+    method = call_target(method_cfg)
+    budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
+    model = method.build(factory, budget.build_params, cfg.seed)
+    budget.require_within(method, model)
+
+    run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
+    group = cfg.logger.get("group") or sweep_name()
+    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), run_name, group)
+    trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
+    started = time.perf_counter()
+    record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
+              "versions": library_versions()}
+    try:
+        fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
+    except TrainingDiverged as diverged:  # a status, never a number: no test error, no checkpoint
+        log.warning("%s; recorded as diverged", diverged)
+        record.update(status="diverged", **budget.as_record(method.stored_params(model)),
+                      divergence=diverged.as_record(), history=diverged.history,
+                      train_seconds=round(time.perf_counter() - started, 3), loggers=loggers.describe())
+    else:
+        train_seconds = time.perf_counter() - started
+        # the only look at the test set; tuning trials never take it
+        test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
+        bytes_on_disk = export_compressed(output_dir / "model.pt", method, method_cfg, factory, budget.build_params,
+                                          cfg.seed, model)
+        record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
+                      bytes_on_disk=bytes_on_disk, val_error=fit.best_val_error,
+                      test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
+                      train_seconds=round(train_seconds, 3), history=fit.history, fit_notes=fit.notes,
+                      loggers=loggers.describe())
+    write_result(output_dir, record)  # before the loggers finish, so a wandb failure loses nothing
+    loggers.finish(record)
+    return record
