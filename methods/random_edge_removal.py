@@ -1,66 +1,70 @@
 """`rer`: random edge removal (Ciresan et al. 2011) at the budget.
 
-Every layer keeps exactly its share of the budget's connections, chosen by a seeded hash of
-the position (the mask is regenerated from the seed, not stored); biases are kept in full.
-Removed weights are exactly zero through training (MaskedLinear); kept weights start at
-nn.Linear's init scaled to the kept fan-in.
+Every compressed layer (nn.Linear or nn.Conv2d) keeps exactly its share of the budget's
+connections (kernel entries for a convolution), chosen by a hash of the position salted by the
+seed and the layer's qualified name (the mask is regenerated from the seed, not stored); biases
+are kept in full. Removed weights are exactly zero through training (layers/masked.py); kept
+weights start at the dense layer's init scaled to the kept fan-in.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from bench.architecture import MLP, MLPSpec
 from bench.budget import split_proportionally
-from methods.allocation import too_small
-from methods.base import Method
+from bench.compressible import Site, layer_salt
 from layers.hashing import hash_positions
-from layers.masked_linear import MaskedLinear
+from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
+from methods.allocation import LayerPlan, plan_layers, swap_layers
+from methods.base import Method
 
 MASK_PURPOSE = 2  # hash purpose id, distinct from HashedNets' buckets (0)
 
 
-def connections_per_layer(spec: MLPSpec, budget: int, method: str = "rer") -> list[int]:
-    """Weights kept per layer: the budget left after the biases, in proportion to layer size."""
-    shapes = spec.layer_shapes()
-    biases = sum(fan_out for _, fan_out in shapes)
-    if budget < biases + len(shapes):
-        raise too_small(method, biases + len(shapes), budget, spec, "every bias and one weight per layer")
-    # one weight per layer first, so that no layer is cut off; the rest in proportion
-    weights = [fan_in * fan_out for fan_in, fan_out in shapes]
-    rest = split_proportionally(budget - biases - len(shapes), weights)
+def connections_per_layer(budget: int, weights: list[int]) -> list[int]:
+    """Weights kept per layer out of `budget` in all (at least one per layer): one weight per layer
+    first, so that no layer is cut off; the rest in proportion to the layers' weights."""
+    rest = split_proportionally(budget - len(weights), weights)
     return [min(1 + r, w) for r, w in zip(rest, weights)]
 
 
-def random_mask(fan_in: int, fan_out: int, keep: int, seed: int, layer: int) -> torch.Tensor:
-    """Exactly `keep` True entries: the positions with the smallest seeded hash."""
-    scores = hash_positions(0, fan_in * fan_out, seed, layer, MASK_PURPOSE)
-    mask = torch.zeros(fan_in * fan_out, dtype=torch.bool)
+def planned_connections(plan: LayerPlan) -> list[int]:
+    """Weights kept per compressed layer: the plan's budget less the layers' biases, split by `connections_per_layer`."""
+    biases = sum(site.out_features * site.has_bias for site in plan.sites)
+    needed = biases + len(plan.sites)
+    if plan.budget < needed:
+        raise plan.too_small(needed, "every bias and one weight per compressed layer")
+    return connections_per_layer(plan.budget - biases, [site.weights for site in plan.sites])
+
+
+def random_mask(numel: int, keep: int, seed: int, salt: int) -> torch.Tensor:
+    """Exactly `keep` True entries of `numel` (flat): the positions with the smallest seeded hash."""
+    scores = hash_positions(0, numel, seed, salt, MASK_PURPOSE)
+    mask = torch.zeros(numel, dtype=torch.bool)
     mask[torch.topk(scores, keep, largest=False, sorted=False).indices] = True
-    return mask.view(fan_out, fan_in)
+    return mask
 
 
 class RandomEdgeRemoval(Method):
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        keep = connections_per_layer(spec, budget)
+    def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:
+        plan = plan_layers(model, budget, "rer", self.keep_dense)
 
-        def make_layer(index: int, fan_in: int, fan_out: int) -> MaskedLinear:
-            layer = MaskedLinear(fan_in, fan_out)
-            layer.set_mask(random_mask(fan_in, fan_out, keep[index], seed, index))
+        def removed_edges(site: Site, keep: int) -> nn.Module:
+            layer = masked(site.layer)
+            layer.set_mask(random_mask(site.weights, keep, seed, layer_salt(site.name)))
             with torch.no_grad():  # init range 1/sqrt(kept fan-in), so outputs start at a dense layer's scale
-                layer.weight.mul_((fan_in * fan_out / keep[index]) ** 0.5)
+                layer.weight.mul_((site.weights / keep) ** 0.5)
             return layer
 
-        return MLP(spec, make_layer)
+        return swap_layers(model, plan.sites, removed_edges, planned_connections(plan))
 
     def export_state(self, model: nn.Module) -> dict:
-        """The kept weights (row-major within the seeded mask) and the biases."""
-        state = {}
-        for i, layer in enumerate(model.layers):
-            state[f"layers.{i}.kept_weights"] = layer.kept_weights()
-            state[f"layers.{i}.bias"] = layer.bias.detach()
-        return state
+        """The kept weights of each compressed layer (row-major within its seeded mask), and the rest of
+        the state dict: biases, batch norm, layers kept dense."""
+        return state_with_kept(model, {name: {"kept_weights": layer.kept_weights()}
+                                       for name, layer in masked_layers(model).items()})
 
     def load_state(self, model: nn.Module, state: dict) -> None:
-        for i, layer in enumerate(model.layers):
-            layer.load_kept(layer.flat_positions(), state[f"layers.{i}.kept_weights"], state[f"layers.{i}.bias"])
+        kept = load_state_with_kept(model, state, ("kept_weights",))
+        for name, layer in masked_layers(model).items():
+            layer.load_kept(layer.flat_positions(), kept[name]["kept_weights"])
