@@ -45,7 +45,7 @@ class MagnitudePruning(Method):
         if retrain_epochs is not None and int(retrain_epochs) < 1:
             raise UserError(f"pruning: retrain_epochs={retrain_epochs!r} must be >= 1 (or null for train.epochs)")
         self.scope, self.rounds, self.retrain_epochs = scope, int(rounds), retrain_epochs
-        self.kept_per_layer: list[int] = []  # weights kept per compressed layer: planned by `compress`, final after the last cut
+        self.kept_per_layer: list[int] = []  # per compressed layer: planned by `compress`, final after the last cut
         self.byte_limit: tuple[int, StateBytes] | None = None  # under a byte budget, from `keep_within_bytes`
 
     def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:

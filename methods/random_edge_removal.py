@@ -29,7 +29,7 @@ def connections_per_layer(budget: int, weights: list[int]) -> list[int]:
 
 
 def planned_connections(plan: LayerPlan) -> list[int]:
-    """Weights kept per compressed layer: the plan's budget less the layers' biases, split by `connections_per_layer`."""
+    """Weights kept per compressed layer: the plan's budget less their biases, split by `connections_per_layer`."""
     biases = sum(site.out_features * site.has_bias for site in plan.sites)
     needed = biases + len(plan.sites)
     if plan.budget < needed:

@@ -4,10 +4,11 @@ import math
 import pytest
 import torch
 
-from bench.architecture import MLPSpec
 from bench.components import call_target
 from bench.export import export_compressed, load_compressed
+from bench.model_factory import ModelFactory
 from conftest import method_node
+from layers.masked import masked_layers
 from methods.kept_positions import MAX_GAP, decode, encode, largest_encoding, position_costs
 
 
@@ -72,16 +73,17 @@ def test_largest_encoding_bounds_every_mask_of_that_many(kept):
 
 
 def test_pruned_model_with_both_encodings_reloads_to_identical_predictions(tmp_path):
-    spec = MLPSpec(784, (300,), 10)
+    factory = ModelFactory({"_target_": "models.mlp.MLP", "hidden": [300]}, (1, 28, 28), 10)
     node = method_node("pruning")
     method = call_target(node)
     budget = 80_000
-    model = method.build(spec, budget, seed=1)
+    model = method.build(factory, budget, seed=1)
     method.prune(model, [78_000, 300])  # a third of layer 0 (bitmap), a tenth of layer 1 (relative)
     state = method.export_state(model)
     assert "layers.0.bits" in state and "layers.1.gaps" in state
-    export_compressed(tmp_path / "model.pt", method, node, spec, budget, 1, model)
+    export_compressed(tmp_path / "model.pt", method, node, factory, budget, 1, model)
     reloaded = load_compressed(tmp_path / "model.pt")
     x = torch.rand(200, 784)
     assert torch.equal(reloaded(x), model.eval()(x))
-    assert all(torch.equal(a.mask, b.mask) for a, b in zip(model.layers, reloaded.layers))
+    pairs = zip(masked_layers(model).values(), masked_layers(reloaded).values())
+    assert all(torch.equal(a.mask, b.mask) for a, b in pairs)

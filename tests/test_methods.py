@@ -6,13 +6,14 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from bench.architecture import mlp_spec
 from bench.budget import params_budget, parse_ratio
 from bench.components import call_target
 from bench.evaluate import error_rate, logits
 from bench.export import export_compressed, load_compressed
+from bench.model_factory import ModelFactory
 from bench.trainer import Trainer
-from main import run, summary
+from layers.masked import masked_layers
+from tasks.compress import run, summary
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -27,12 +28,12 @@ def train(cfg, data=None):
     """Build and fit the configured method; `data` saves reloading the configured data set."""
     torch.manual_seed(cfg.seed)
     data = call_target(cfg.dataset) if data is None else data
-    spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
+    factory = ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), data.num_classes)
     method = call_target(cfg.method)
-    budget = params_budget(parse_ratio(cfg.ratio), spec.params_ref())
-    model = method.build(spec, budget, cfg.seed)
+    budget = params_budget(parse_ratio(cfg.ratio), factory.params_ref())
+    model = method.build(factory, budget, cfg.seed)
     fit = method.fit(model, Trainer.from_config(cfg.train, cfg.seed, on_epoch=lambda metrics: None), data)
-    return data, spec, method, budget, model, fit
+    return data, factory, method, budget, model, fit
 
 
 @pytest.mark.parametrize("overrides", [
@@ -42,16 +43,16 @@ def train(cfg, data=None):
 ])
 def test_trains_within_budget_and_reloads_to_identical_predictions(tmp_path, overrides):
     cfg = config(tmp_path, "ratio=1/16", *overrides)
-    data, spec, method, budget, model, fit = train(cfg)
+    data, factory, method, budget, model, fit = train(cfg)
     assert fit.best_val_error < 0.85  # it learned something (10 classes)
     stored = method.stored_params(model)
     assert stored <= budget
     path = tmp_path / "model.pt"
-    size = export_compressed(path, method, cfg.method, spec, budget, cfg.seed, model)
+    size = export_compressed(path, method, cfg.method, factory, budget, cfg.seed, model)
     assert size == path.stat().st_size
     saved = torch.load(path, weights_only=True)["state"]
     assert sum(t.numel() for t in saved.values() if t.is_floating_point()) == stored
-    assert size < 4 * spec.params_ref() / 4  # far below a dense float32 checkpoint
+    assert size < 4 * factory.params_ref() / 4  # far below a dense float32 checkpoint
     reloaded = load_compressed(path)
     assert torch.equal(logits(reloaded, data.test_x), logits(model, data.test_x))
 
@@ -85,9 +86,9 @@ def test_sketch_layer_is_scaled_stored_weight_times_count_sketch(tmp_path):
 
 def test_rer_removed_weights_stay_exactly_zero(tmp_path):
     cfg = config(tmp_path, "method=rer", "ratio=1/16", "train.weight_decay=0.001")
-    _, spec, method, budget, model, _ = train(cfg)
-    rebuilt = method.build(spec, budget, cfg.seed)
-    for layer, fresh in zip(model.layers, rebuilt.layers):
+    _, factory, method, budget, model, _ = train(cfg)
+    rebuilt = method.build(factory, budget, cfg.seed)
+    for layer, fresh in zip(masked_layers(model).values(), masked_layers(rebuilt).values()):
         assert torch.equal(layer.mask, fresh.mask)  # regenerated from the seed
         assert torch.count_nonzero(layer.weight[~layer.mask]) == 0
         assert torch.count_nonzero(layer.weight[layer.mask]) == layer.mask.sum()
@@ -97,33 +98,36 @@ def test_rer_removed_weights_stay_exactly_zero(tmp_path):
 def test_pruning_rounds_end_exactly_at_the_budget(tmp_path, scope):
     cfg = config(tmp_path, "method=pruning", f"method.scope={scope}", "method.rounds=2",
                  "method.retrain_epochs=1", "ratio=1/32")
-    _, spec, method, budget, model, fit = train(cfg)
+    _, factory, method, budget, model, fit = train(cfg)
     assert [m["phase"] for m in fit.history] == ["train", "retrain 1/2", "retrain 2/2"]
-    kept = [int(layer.mask.sum()) for layer in model.layers]
-    biases = sum(layer.bias.numel() for layer in model.layers)
+    layers = masked_layers(model)
+    kept = [int(layer.mask.sum()) for layer in layers.values()]
+    biases = sum(layer.bias.numel() for layer in layers.values())
     assert sum(kept) + biases == method.stored_params(model) == budget
     if scope == "layer":
         assert kept == method.kept_per_layer
-    for layer in model.layers:
+    for layer in layers.values():
         assert torch.count_nonzero(layer.weight[~layer.mask]) == 0
     state = method.export_state(model)
-    for i, positions in enumerate(fit.notes["pruning"]["positions"]):  # the smaller encoding, said in the notes
-        index = state[f"layers.{i}.bits" if positions["encoding"] == "bitmap" else f"layers.{i}.gaps"]
+    assert fit.notes["pruning"]["layers"] == list(layers) == ["layers.0", "layers.1"]
+    for name, positions in zip(layers, fit.notes["pruning"]["positions"]):  # the smaller encoding, said in the notes
+        index = state[f"{name}.bits" if positions["encoding"] == "bitmap" else f"{name}.gaps"]
         assert index.dtype == torch.uint8
-        assert index.numel() * 1 + 4 * state[f"layers.{i}.values"].numel() == min(positions["relative_bytes"],
-                                                                                   positions["bitmap_bytes"])
+        assert index.numel() * 1 + 4 * state[f"{name}.values"].numel() == min(positions["relative_bytes"],
+                                                                               positions["bitmap_bytes"])
     assert fit.notes["pruning"]["kept_per_layer"] == kept
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])
 def test_prune_keeps_the_largest_magnitudes(tmp_path, scope):
-    method = call_target(config(tmp_path, "method=pruning", f"method.scope={scope}").method)
-    spec = mlp_spec(config(tmp_path).model, config(tmp_path).train, 784, 10)
-    model = method.build(spec, 50_000, seed=1)
-    magnitudes = [layer.weight.detach().abs().clone() for layer in model.layers]  # before the cut zeroes them
+    cfg = config(tmp_path, "method=pruning", f"method.scope={scope}")
+    method = call_target(cfg.method)
+    model = method.build(ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10), 50_000, seed=1)
+    layers = masked_layers(model).values()
+    magnitudes = [layer.weight.detach().abs().clone() for layer in layers]  # before the cut zeroes them
     method.prune(model, [40_000, 500])
-    kept = [m[layer.mask] for m, layer in zip(magnitudes, model.layers)]
-    dropped = [m[~layer.mask] for m, layer in zip(magnitudes, model.layers)]
+    kept = [m[layer.mask] for m, layer in zip(magnitudes, layers)]
+    dropped = [m[~layer.mask] for m, layer in zip(magnitudes, layers)]
     assert sum(k.numel() for k in kept) == 40_500
     pairs = zip(kept, dropped) if scope == "layer" else [(torch.cat(kept), torch.cat(dropped))]
     for k, d in pairs:
