@@ -5,17 +5,24 @@ from pathlib import Path
 
 import pytest
 
-from bench.architecture import MLPSpec
 from bench.budget import MIN_FILL, params_budget
 from bench.components import call_target
 from bench.errors import UserError
 from bench.export import export_compressed
+from bench.model_factory import ModelFactory
 from bench.run_budget import plan_budget
 from methods.pruning import MagnitudePruning
-from conftest import method_node
+from conftest import compose_config, method_node
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-MODELS = {"mlp3": MLPSpec(784, (1000,), 10), "mlp5": MLPSpec(784, (1000, 1000, 1000), 10)}
+
+
+def mnist_model(name: str) -> ModelFactory:
+    cfg = compose_config(f"model={name}")
+    return ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10)
+
+
+MODELS = {name: mnist_model(name) for name in ("mlp3", "mlp5")}
 RATIOS = [Fraction(1, d) for d in (2, 4, 8, 16, 32, 64)]
 # (method, model, ratio) whose granularity cannot reach MIN_FILL, with the fill they do reach:
 #  nn / dk (the same student): whole hidden units; on mlp3 one unit costs 795 parameters,
@@ -55,11 +62,11 @@ def test_every_method_config_is_in_the_grid():
 @pytest.mark.parametrize("name", METHODS)
 def test_budget_grid(name):
     node = grid_method_node(name)
-    for model, spec in MODELS.items():
+    for model, factory in MODELS.items():
         for ratio in RATIOS:
-            budget = params_budget(ratio, spec.params_ref())
+            budget = params_budget(ratio, factory.params_ref())
             method = call_target(node)
-            stored = method.stored_params(method.build(spec, budget, seed=1))
+            stored = method.stored_params(method.build(factory, budget, seed=1))
             assert stored <= budget, (name, model, ratio)
             floor = BELOW_MIN_FILL.get((name, model, ratio), MIN_FILL)
             assert stored / budget >= floor, (name, model, ratio, stored / budget)
@@ -69,15 +76,15 @@ def test_budget_grid(name):
 def test_byte_budget_grid(name, tmp_path):
     """Sized for floor(ratio * the dense checkpoint's bytes), the exported checkpoint fits and fills it."""
     node = grid_method_node(name)
-    for model, spec in MODELS.items():
+    for model, factory in MODELS.items():
         for ratio in RATIOS:
             method = call_target(node)
-            budget = plan_budget("bytes", ratio, method, node, spec, seed=1)
-            built = method.build(spec, budget.build_params, seed=1)
+            budget = plan_budget("bytes", ratio, method, node, factory, seed=1)
+            built = method.build(factory, budget.build_params, seed=1)
             budget.require_within(method, built)
             if isinstance(method, MagnitudePruning):  # its size is decided at the last cut (here of the initial weights)
                 method.prune_to_budget(built)
-            size = export_compressed(tmp_path / "model.pt", method, node, spec, budget.build_params, 1, built)
+            size = export_compressed(tmp_path / "model.pt", method, node, factory, budget.build_params, 1, built)
             assert size <= budget.bytes_budget, (name, model, ratio)
             floor = BELOW_MIN_BYTES_FILL.get((name, model, ratio), MIN_FILL)
             assert size / budget.bytes_budget >= floor, (name, model, ratio, size / budget.bytes_budget)
@@ -86,8 +93,8 @@ def test_byte_budget_grid(name, tmp_path):
 @pytest.mark.parametrize("name, smallest", [("nn", 805), ("dk", 805), ("rer", 1012), ("pruning", 1012),
                                             ("lowrank", 2020), ("sketch", 2020)])
 def test_too_small_a_budget_names_the_smallest_ratio(name, smallest):
-    spec = MODELS["mlp3"]
+    factory = MODELS["mlp3"]
     method = call_target(grid_method_node(name))
     with pytest.raises(UserError, match=f"smallest ratio it supports for this model is {smallest}/795010"):
-        method.build(spec, smallest - 1, seed=1)
-    assert method.stored_params(call_target(grid_method_node(name)).build(spec, smallest, seed=1)) <= smallest
+        method.build(factory, smallest - 1, seed=1)
+    assert method.stored_params(call_target(grid_method_node(name)).build(factory, smallest, seed=1)) <= smallest

@@ -4,15 +4,17 @@ from fractions import Fraction
 import pytest
 import torch
 
-from bench.architecture import MLPSpec
 from bench.byte_budget import TOLERANCE, dense_checkpoint_bytes, largest_fitting
 from bench.components import call_target
 from bench.errors import UserError
 from bench.export import checkpoint_bytes, export_compressed
+from bench.model_factory import ModelFactory
 from bench.run_budget import plan_budget
-from conftest import method_node
+from conftest import compose_config, method_node
+from layers.masked import masked_layers
 
-MLP3 = MLPSpec(784, (1000,), 10)
+MLP3_CONFIG = compose_config("model=mlp3")
+MLP3 = ModelFactory.from_config(MLP3_CONFIG, MLP3_CONFIG.train, (1, 28, 28), 10)
 
 
 def counted(bytes_at):
@@ -98,7 +100,7 @@ def test_pruning_plan_bounds_the_checkpoint_of_its_planned_cut(ratio, scope):
     for seed in range(3):  # several random cuts of the planned size
         torch.manual_seed(seed)
         with torch.no_grad():
-            for layer in model.layers:
+            for layer in masked_layers(model).values():
                 layer.weight.uniform_(-1, 1)
                 layer.set_mask(torch.ones_like(layer.mask))
         method.prune(model, method.kept_per_layer)
