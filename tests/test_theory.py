@@ -96,7 +96,7 @@ def records(tmp_path_factory):
 def test_each_preset_writes_a_record_and_its_figure(records, task):
     run_dir, record = records[task]
     assert record["task"] == task and record["status"] == "complete"
-    assert record["config"]["task"] == task and len(record["config_hash"]) == 16
+    assert record["config"]["task"]["name"] == task and len(record["config_hash"]) == 16
     assert all((run_dir / name).stat().st_size > 0 for name in record["figures"])
 
 
