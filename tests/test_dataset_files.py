@@ -65,8 +65,9 @@ def test_fashion_mnist_through_torchvision_from_local_idx_files(tmp_path, monkey
 
 def test_fashion_mnist_from_a_local_folder_of_gzipped_idx_files(tmp_path):
     write_mnist_like(tmp_path / "fm", n_train=50, n_test=20, compress=True)
-    data = load_fashion_mnist(local_dir=str(tmp_path / "fm"))
+    data = load_fashion_mnist(local_dir=str(tmp_path / "fm"), augment={"crop_padding": 2, "flip": False})
     assert data.sizes() == {"train": 40, "val": 10, "test": 20} and str(tmp_path / "fm") in data.notes["source"]
+    assert data.augment.crop_padding == 2
 
 
 def test_fashion_mnist_missing_everywhere_is_one_clear_error(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import torch
 
 from bench.errors import UserError
 from datasets.mnist import load_mnist
+from datasets.augment import TensorAugment
 from datasets.mnist5k import load_mnist5k
 from idx_files import write_mnist_like
 
@@ -47,3 +48,16 @@ def test_mnist5k_split_is_fixed_stratified_and_disjoint():
     rows = lambda x: {r.tobytes() for r in x.numpy()}
     assert not rows(a.test_x) & rows(a.train_x) and not rows(a.test_x) & rows(a.val_x)
     assert np.isclose(a.train_x.max().item(), 1.0) and a.train_x.min().item() == 0.0
+
+
+def test_augment_option_is_checked_and_set():
+    assert load_mnist5k().augment is None
+    data = load_mnist5k(train_per_class=2, augment={"crop_padding": 2})
+    assert isinstance(data.augment, TensorAugment) and data.augment.crop_padding == 2 and not data.augment.flip
+    with pytest.raises(UserError, match="crop_padding"):
+        load_mnist5k(augment={"crop_padding": "two"})
+
+
+def test_missing_mnist_falls_back_to_mnist5k_with_the_augment_asked_for(tmp_path):
+    data = load_mnist(root=str(tmp_path), download=False, augment={"flip": True})
+    assert data.name == "mnist5k" and data.augment.flip
