@@ -87,6 +87,8 @@ class Trainer:
                                     weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
         shuffle = torch.Generator().manual_seed(self.seed)
+        augment = getattr(data, "augment", None)
+        augment_rng = torch.Generator().manual_seed(2**32 + self.seed)  # a stream apart from every shuffle's
         n = len(data.train_y)
         best_state, best_epoch, best_val = None, 0, float("inf")
         history, start = [], time.perf_counter()
@@ -101,7 +103,10 @@ class Trainer:
             loss_sum = 0.0
             for first in range(0, n, self.batch_size):
                 batch = order[first:first + self.batch_size]
-                loss = loss_fn(model(data.train_x[batch]), data.train_y[batch], batch)
+                x = data.train_x[batch]
+                if augment is not None:
+                    x = augment(x, augment_rng)
+                loss = loss_fn(model(x), data.train_y[batch], batch)
                 batch_loss = loss.item()
                 if not math.isfinite(batch_loss):
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")

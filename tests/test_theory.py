@@ -61,7 +61,7 @@ def test_trained_student_is_close_to_the_etf():
 def test_teacher_student_labels_are_the_teacher():
     data = load_teacher_student(input_dim=6, width=50, train_size=20, val_size=5, test_size=5)
     teacher = make_teacher(6, 50)
-    assert data.sizes() == {"train": 20, "val": 5, "test": 5}
+    assert data.sizes() == {"train": 20, "val": 5, "test": 5} and data.input_shape == (6,)
     assert torch.allclose(data.test_y.double(), teacher(data.test_x.double()), atol=1e-5)
 
 
