@@ -20,12 +20,14 @@ from torch import nn
 
 from bench.evaluate import error_rate
 
-# loss_fn(logits, labels, batch_index): batch_index indexes the training set, so a hook can
-# look up per-example data (e.g. a teacher's precomputed outputs).
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# loss_fn(logits, labels, batch_index, inputs): batch_index indexes the training set, so a hook can
+# look up per-example data (e.g. a teacher's precomputed outputs); inputs are the batch the model
+# saw, augmented where the data set augments.
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor,
+                  inputs: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels)
 
 
@@ -106,7 +108,7 @@ class Trainer:
                 x = data.train_x[batch]
                 if augment is not None:
                     x = augment(x, augment_rng)
-                loss = loss_fn(model(x), data.train_y[batch], batch)
+                loss = loss_fn(model(x), data.train_y[batch], batch, x)
                 batch_loss = loss.item()
                 if not math.isfinite(batch_loss):
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")

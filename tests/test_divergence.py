@@ -40,7 +40,7 @@ def test_a_non_finite_loss_ends_the_run_at_once(tiny):
     model = softmax_regression()
     calls = []
 
-    def loss_fn(logits, labels, batch_index):
+    def loss_fn(logits, labels, batch_index, inputs):
         calls.append(1)
         loss = F.cross_entropy(logits, labels)
         return loss * math.nan if len(calls) == 9 else loss  # the 3rd batch of epoch 2 (6 batches an epoch)
@@ -57,7 +57,7 @@ def test_a_non_finite_loss_ends_the_run_at_once(tiny):
 def test_a_loss_exploding_past_the_factor_of_the_starting_loss_diverges(tiny):
     epoch_of_call = []
 
-    def growing(logits, labels, batch_index):  # epoch k's loss is about 2.3 * 2**(k-1)
+    def growing(logits, labels, batch_index, inputs):  # epoch k's loss is about 2.3 * 2**(k-1)
         epoch_of_call.append(1)
         return F.cross_entropy(logits, labels) * 2.0 ** ((len(epoch_of_call) - 1) // 6)
 
@@ -102,7 +102,7 @@ def test_a_model_starting_far_better_than_chance_may_wobble_without_diverging(ti
     """A pruned net retrains from a loss near 0.001; a first epoch at 0.01 is not divergence."""
     calls = []
 
-    def nearly_fitted(logits, labels, batch_index):
+    def nearly_fitted(logits, labels, batch_index, inputs):
         calls.append(1)
         return F.cross_entropy(logits, labels) * (1e-4 if len(calls) == 1 else 4e-3)
 
