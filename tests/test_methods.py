@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from bench.architecture import mlp_spec
 from bench.budget import params_budget, parse_ratio
 from bench.components import call_target
 from bench.evaluate import error_rate, logits
 from bench.export import export_compressed, load_compressed
+from bench.model_factory import ModelFactory
 from bench.trainer import Trainer
-from main import run, summary
+from tasks.compress import run, summary
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -23,16 +23,20 @@ def config(tmp_path, *overrides):
                                             f"output_root={tmp_path}", *overrides])
 
 
+def model_factory(cfg) -> ModelFactory:
+    return ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10)
+
+
 def train(cfg, data=None):
     """Build and fit the configured method; `data` saves reloading the configured data set."""
     torch.manual_seed(cfg.seed)
     data = call_target(cfg.dataset) if data is None else data
-    spec = mlp_spec(cfg.model, cfg.train, data.in_features, data.num_classes)
+    factory = model_factory(cfg)
     method = call_target(cfg.method)
-    budget = params_budget(parse_ratio(cfg.ratio), spec.params_ref())
-    model = method.build(spec, budget, cfg.seed)
+    budget = params_budget(parse_ratio(cfg.ratio), factory.params_ref())
+    model = method.build(factory, budget, cfg.seed)
     fit = method.fit(model, Trainer.from_config(cfg.train, cfg.seed, on_epoch=lambda metrics: None), data)
-    return data, spec, method, budget, model, fit
+    return data, factory, method, budget, model, fit
 
 
 @pytest.mark.parametrize("overrides", [
@@ -42,37 +46,39 @@ def train(cfg, data=None):
 ])
 def test_trains_within_budget_and_reloads_to_identical_predictions(tmp_path, overrides):
     cfg = config(tmp_path, "ratio=1/16", *overrides)
-    data, spec, method, budget, model, fit = train(cfg)
+    data, factory, method, budget, model, fit = train(cfg)
     assert fit.best_val_error < 0.85  # it learned something (10 classes)
     stored = method.stored_params(model)
     assert stored <= budget
     path = tmp_path / "model.pt"
-    size = export_compressed(path, method, cfg.method, spec, budget, cfg.seed, model)
+    size = export_compressed(path, method, cfg.method, factory, budget, cfg.seed, model)
     assert size == path.stat().st_size
     saved = torch.load(path, weights_only=True)["state"]
     assert sum(t.numel() for t in saved.values() if t.is_floating_point()) == stored
-    assert size < 4 * spec.params_ref() / 4  # far below a dense float32 checkpoint
+    assert size < 4 * factory.params_ref() / 4  # far below a dense float32 checkpoint
     reloaded = load_compressed(path)
     assert torch.equal(logits(reloaded, data.test_x), logits(model, data.test_x))
 
 
 def test_lowrank_fixed_projection_is_regenerated_not_stored(tmp_path):
-    fixed = call_target(config(tmp_path, "method=lowrank").method)
+    cfg = config(tmp_path, "method=lowrank")
+    fixed = call_target(cfg.method)
     learned = call_target(config(tmp_path, "method=lowrank", "method.learn_projection=true").method)
-    spec = mlp_spec(config(tmp_path).model, config(tmp_path).train, 784, 10)
-    a, b = fixed.build(spec, 20_000, seed=1), fixed.build(spec, 20_000, seed=1)
+    mlp3 = model_factory(cfg)
+    a, b = fixed.build(mlp3, 20_000, seed=1), fixed.build(mlp3, 20_000, seed=1)
     assert not any("projection" in k for k in a.state_dict())
     assert torch.equal(a.layers[0].projection, b.layers[0].projection)
-    assert not torch.equal(a.layers[0].projection, fixed.build(spec, 20_000, seed=2).layers[0].projection)
-    both = learned.build(spec, 20_000, seed=1)
+    assert not torch.equal(a.layers[0].projection, fixed.build(mlp3, 20_000, seed=2).layers[0].projection)
+    both = learned.build(mlp3, 20_000, seed=1)
     assert "layers.0.projection" in both.state_dict()
-    assert fixed.ranks(spec, 20_000)[0] > 1.5 * learned.ranks(spec, 20_000)[0]
+    _, fixed_ranks = fixed.ranks(mlp3.build_on_meta(), 20_000)
+    _, learned_ranks = learned.ranks(mlp3.build_on_meta(), 20_000)
+    assert fixed_ranks[0] > 1.5 * learned_ranks[0]
 
 
 def test_sketch_layer_is_scaled_stored_weight_times_count_sketch(tmp_path):
     cfg = config(tmp_path, "method=sketch")
-    spec = mlp_spec(cfg.model, cfg.train, 784, 10)
-    model = call_target(cfg.method).build(spec, 50_000, seed=1)
+    model = call_target(cfg.method).build(model_factory(cfg), 50_000, seed=1)
     layer = model.layers[0]
     x = torch.randn(4, 784)
     m = layer.sketch.sketch_size
