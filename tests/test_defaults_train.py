@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from bench.budget import params_budget, parse_ratio
 from bench.components import call_target
-from test_methods import config, model_factory, train
+from bench.model_factory import ModelFactory
+from test_methods import config, train
 
 METHODS = {  # name -> overrides
     "nn": ["method=nn"], "hashednets": ["method=hashednets"], "hashednets_dk": ["method=hashednets_dk"],
@@ -43,7 +44,7 @@ def mnist5k(output_root):
 def test_a_fresh_model_starts_near_chance(output_root, mnist5k, name, model):
     cfg = config(output_root, *METHODS[name], f"model={model}", "ratio=1/64", "dataset=mnist5k")
     torch.manual_seed(cfg.seed)
-    factory = model_factory(cfg)
+    factory = ModelFactory.from_config(cfg, cfg.train, mnist5k.input_shape, mnist5k.num_classes)
     budget = params_budget(parse_ratio(cfg.ratio), factory.params_ref())
     net = call_target(cfg.method).build(factory, budget, cfg.seed).eval()
     with torch.no_grad():

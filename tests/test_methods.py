@@ -12,6 +12,7 @@ from bench.evaluate import error_rate, logits
 from bench.export import export_compressed, load_compressed
 from bench.model_factory import ModelFactory
 from bench.trainer import Trainer
+from conftest import model_factory
 from tasks.compress import run, summary
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -23,15 +24,11 @@ def config(tmp_path, *overrides):
                                             f"output_root={tmp_path}", *overrides])
 
 
-def model_factory(cfg) -> ModelFactory:
-    return ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10)
-
-
 def train(cfg, data=None):
     """Build and fit the configured method; `data` saves reloading the configured data set."""
     torch.manual_seed(cfg.seed)
     data = call_target(cfg.dataset) if data is None else data
-    factory = model_factory(cfg)
+    factory = ModelFactory.from_config(cfg, cfg.train, data.input_shape, data.num_classes)
     method = call_target(cfg.method)
     budget = params_budget(parse_ratio(cfg.ratio), factory.params_ref())
     model = method.build(factory, budget, cfg.seed)
@@ -64,7 +61,7 @@ def test_lowrank_fixed_projection_is_regenerated_not_stored(tmp_path):
     cfg = config(tmp_path, "method=lowrank")
     fixed = call_target(cfg.method)
     learned = call_target(config(tmp_path, "method=lowrank", "method.learn_projection=true").method)
-    mlp3 = model_factory(cfg)
+    mlp3 = model_factory("mlp3")
     a, b = fixed.build(mlp3, 20_000, seed=1), fixed.build(mlp3, 20_000, seed=1)
     assert not any("projection" in k for k in a.state_dict())
     assert torch.equal(a.layers[0].projection, b.layers[0].projection)
@@ -78,7 +75,7 @@ def test_lowrank_fixed_projection_is_regenerated_not_stored(tmp_path):
 
 def test_sketch_layer_is_scaled_stored_weight_times_count_sketch(tmp_path):
     cfg = config(tmp_path, "method=sketch")
-    model = call_target(cfg.method).build(model_factory(cfg), 50_000, seed=1)
+    model = call_target(cfg.method).build(model_factory("mlp3"), 50_000, seed=1)
     layer = model.layers[0]
     x = torch.randn(4, 784)
     m = layer.sketch.sketch_size
