@@ -1,4 +1,4 @@
-"""The one budget definition (see DESIGN.md), checked on every run.
+"""The one budget definition (DESIGN.md in this repository), checked on every run.
 
 params_ref:    every weight and bias of the uncompressed architecture.
 params_budget: floor(ratio * params_ref), ratio in (0, 1].

@@ -20,12 +20,14 @@ from torch import nn
 
 from bench.evaluate import error_rate
 
-# loss_fn(logits, labels, batch_index): batch_index indexes the training set, so a hook can
-# look up per-example data (e.g. a teacher's precomputed outputs).
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# loss_fn(logits, labels, batch_index, inputs): batch_index indexes the training set, so a hook can
+# look up per-example data (e.g. a teacher's precomputed outputs); inputs are the batch the model
+# saw, augmented where the data set augments.
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor,
+                  inputs: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels)
 
 
@@ -87,6 +89,8 @@ class Trainer:
                                     weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
         shuffle = torch.Generator().manual_seed(self.seed)
+        augment = getattr(data, "augment", None)
+        augment_rng = torch.Generator().manual_seed(2**32 + self.seed)  # a stream apart from every shuffle's
         n = len(data.train_y)
         best_state, best_epoch, best_val = None, 0, float("inf")
         history, start = [], time.perf_counter()
@@ -101,7 +105,10 @@ class Trainer:
             loss_sum = 0.0
             for first in range(0, n, self.batch_size):
                 batch = order[first:first + self.batch_size]
-                loss = loss_fn(model(data.train_x[batch]), data.train_y[batch], batch)
+                x = data.train_x[batch]
+                if augment is not None:
+                    x = augment(x, augment_rng)
+                loss = loss_fn(model(x), data.train_y[batch], batch, x)
                 batch_loss = loss.item()
                 if not math.isfinite(batch_loss):
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")

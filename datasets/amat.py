@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.errors import UserError
 
-PIXELS = 784
+PIXELS = 28 * 28  # one image, row by row
 
 # The file names inside the authors' zip archives: (train + validation file, test file).
 AMAT_FILES = {
@@ -37,7 +37,7 @@ def find_amat(folder: str, file_name: str) -> Path:
 
 
 def read_amat(path: Path, rows: int, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(images float32 (rows, 784) in [0, 1], labels int64): every row checked, errors name the file."""
+    """(images float32 (rows, 1, 28, 28) in [0, 1], labels int64): every row checked, errors name the file."""
     try:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.float64, engine="c").to_numpy()
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -54,4 +54,4 @@ def read_amat(path: Path, rows: int, num_classes: int) -> tuple[np.ndarray, np.n
         raise UserError(f"{path}: pixel values in [{images.min()}, {images.max()}]; expected [0, 1]")
     if not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < num_classes)):
         raise UserError(f"{path}: labels are not all whole numbers in 0..{num_classes - 1}")
-    return images.astype(np.float32), labels.astype(np.int64)
+    return images.astype(np.float32).reshape(-1, 1, 28, 28), labels.astype(np.int64)

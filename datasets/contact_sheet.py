@@ -21,9 +21,10 @@ from bench.components import call_target  # noqa: E402
 from bench.errors import UserError  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-CLASS_NAMES = {  # for two-class and clothing sets, where a bare number says little
+CLASS_NAMES = {  # for two-class, clothing and object sets, where a bare number says little
     "rect": ["wide", "tall"], "convex": ["non-convex", "convex"],
     "fashion_mnist": ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
 
 
@@ -47,7 +48,8 @@ def write_contact_sheet(data, kind: str, split: str, count: int, out: Path) -> N
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25 + 0.5), squeeze=False)
     names = CLASS_NAMES.get(kind)
     for ax, image, label in zip(axes.flat, images, labels.tolist()):
-        ax.imshow(image.reshape(28, 28).numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        # (C, H, W) -> (H, W, 3) for colour, (H, W) for grey (shown with the grey colour map)
+        ax.imshow(image.permute(1, 2, 0).squeeze(2).numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(names[label] if names else str(label), fontsize=8, pad=2)
     for ax in axes.flat:
         ax.axis("off")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import UserError
+from datasets.augment import make_augment
 from datasets.idx import read_idx
 from datasets.splits import DataSplits, as_tensors, stratified_holdout
 
@@ -19,8 +20,12 @@ FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3
 
 
 def load_fashion_mnist(local_dir: str | None = None, root: str = "data", download: bool = True,
-                       val_fraction: float = 0.2, split_seed: int = 0) -> DataSplits:
-    """`local_dir` (must hold the files), else Debian's folder if present, else torchvision under ROOT."""
+                       val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> DataSplits:
+    """`local_dir` (must hold the files), else Debian's folder if present, else torchvision under ROOT.
+
+    `augment` ({crop_padding, flip}, datasets/augment.py) changes training batches; None: none.
+    """
+    augmenter = make_augment(augment)  # checked before anything is read
     if local_dir is not None:
         arrays, source = read_idx_folder(Path(local_dir)), f"IDX files in {local_dir}"
     elif _idx_files(Path(DEBIAN_DIR)) is not None:
@@ -35,7 +40,7 @@ def load_fashion_mnist(local_dir: str | None = None, root: str = "data", downloa
     return DataSplits(
         "fashion_mnist", *as_tensors(train_images[train], train_labels[train]),
         *as_tensors(train_images[val], train_labels[val]), *as_tensors(test_images, test_labels),
-        num_classes=10, notes={"source": source},
+        num_classes=10, notes={"source": source}, augment=augmenter,
     )
 
 

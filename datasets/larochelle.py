@@ -80,7 +80,8 @@ def load_larochelle(variation: str, source: str = "generated", seed: int = 0, tr
     requested = dict(zip(SPLITS, PUBLISHED_SIZES[variation]))
     if sizes != requested:
         notes["sizes_differ_from_published"] = {"published": requested, "used": sizes}
-    tensors = [t for s in SPLITS for t in as_tensors(arrays[f"{s}_x"], arrays[f"{s}_y"])]
+    # stored flat, (n, 784), as the published files are
+    tensors = [t for s in SPLITS for t in as_tensors(arrays[f"{s}_x"].reshape(-1, 28, 28), arrays[f"{s}_y"])]
     return DataSplits(name, *tensors, num_classes=num_classes, notes=notes)
 
 

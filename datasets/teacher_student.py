@@ -58,8 +58,9 @@ class RegressionSplits:
     notes: dict = field(default_factory=dict)
 
     @property
-    def in_features(self) -> int:
-        return self.train_x.shape[1]
+    def input_shape(self) -> tuple[int]:
+        """(d,): one input is a vector."""
+        return tuple(self.train_x.shape[1:])
 
     @property
     def num_classes(self) -> int:

@@ -91,3 +91,13 @@ def sizes_within_budget(plan: LayerPlan, costs: list[LayerCost], what: str) -> l
         if not growable:
             return units
         units[min(growable, key=lambda i: units[i] / costs[i].max_units)] += 1
+
+
+def refuse_unfactorable_convs(plan: LayerPlan) -> None:
+    """A factored conv (layers/conv_geometry.py) spans every input channel of a zero-padded patch:
+    refuse grouped or otherwise padded convs, naming the first."""
+    for site in plan.sites:
+        if site.kind == "conv2d" and (site.layer.groups != 1 or site.layer.padding_mode != "zeros"):
+            raise UserError(f"method={plan.method} factors only convolutions with groups=1 and zero padding, but "
+                            f"{site.name!r} has groups={site.layer.groups}, padding_mode={site.layer.padding_mode!r}; "
+                            f"keep it dense with +method.keep_dense=[{site.name}]")

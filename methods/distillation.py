@@ -58,11 +58,17 @@ class Distillation(Method):
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
         teacher_trainer = Trainer.from_config(self.teacher_train, trainer.seed, on_epoch=trainer.on_epoch)
         teacher, teacher_notes = cached_teacher(self.teacher, teacher_trainer, data, self.teacher_cache)
-        soft_targets = F.softmax(logits(teacher, data.train_x) / self.temperature, dim=1)
         t, w = self.temperature, self.soft_weight
+        # fixed inputs: the teacher's targets once, up front; augmented ones: the teacher sees each batch
+        # as the student does
+        fixed = F.softmax(logits(teacher, data.train_x) / t, dim=1) if getattr(data, "augment", None) is None else None
 
-        def loss_fn(student_logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor) -> torch.Tensor:
-            soft = F.kl_div(F.log_softmax(student_logits / t, dim=1), soft_targets[batch_index],
+        def soft_targets(batch_index: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+            return fixed[batch_index] if fixed is not None else F.softmax(logits(teacher, inputs) / t, dim=1)
+
+        def loss_fn(student_logits: torch.Tensor, labels: torch.Tensor, batch_index: torch.Tensor,
+                    inputs: torch.Tensor) -> torch.Tensor:
+            soft = F.kl_div(F.log_softmax(student_logits / t, dim=1), soft_targets(batch_index, inputs),
                             reduction="batchmean")
             return (1 - w) * F.cross_entropy(student_logits, labels) + w * t * soft
 

@@ -1,10 +1,12 @@
 """`lowrank`: low-rank decomposition (Denil et al. 2013), W = V U with the rank fitted to the budget.
 
 U (rank x in) projects the input, V (out x rank) maps it to the outputs: y = scale * V (U x) + b,
-with a constant scale. Denil et al. fix U (a dictionary) and learn only V: here U is a seeded
-random +-1/sqrt(rank) matrix (a Johnson-Lindenstrauss projection, keeping input norms),
-regenerated from the seed and not stored; a layer stores V and its bias. `learn_projection=True`
-learns and stores U too, which costs in + out per rank instead of out.
+with a constant scale (layers/low_rank.py). A convolution factors the same way over its input
+patches, in = in_channels * kh * kw: U a kh x kw conv to `rank` channels, V a 1 x 1 conv to the
+outputs. Denil et al. fix U (a dictionary) and learn only V: here U is a seeded random
++-1/sqrt(rank) matrix (a Johnson-Lindenstrauss projection, keeping input norms), regenerated from
+the seed (salted by the layer's name) and not stored; a layer stores V and its bias, if it has
+one. `learn_projection=True` learns and stores U too, which costs in + out per rank instead of out.
 
 Why the scale (SGD at the recipe's learning rate diverged without it):
 * fixed U: each row's `in` virtual weights are tied to `rank` stored values, load = in / rank,
@@ -24,66 +26,38 @@ Why the scale (SGD at the recipe's learning rate diverged without it):
 """
 from __future__ import annotations
 
-import math
-
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from bench.architecture import MLP, MLPSpec
-from methods.allocation import LayerCost, sizes_within_budget
+from bench.compressible import Site, layer_salt
+from layers.conv_geometry import ConvGeometry
+from layers.low_rank import LowRankConv2d, LowRankLinear
+from methods.allocation import LayerCost, plan_layers, refuse_unfactorable_convs, sizes_within_budget, swap_layers
 from methods.base import Method
-from layers.hashing import hash_positions
-
-PROJECTION_PURPOSE = 3  # hash purpose id, distinct from the other methods'
-
-
-def random_signs(rank: int, fan_in: int, seed: int, layer: int) -> torch.Tensor:
-    """A (rank, fan_in) matrix of seeded random +-1."""
-    negative = hash_positions(0, rank * fan_in, seed, layer, PROJECTION_PURPOSE) & 1
-    return (1 - 2 * negative).float().view(rank, fan_in)
-
-
-class LowRankLinear(nn.Module):
-    def __init__(self, in_features: int, out_features: int, rank: int, learn_projection: bool, seed: int,
-                 layer: int):
-        super().__init__()
-        self.in_features, self.out_features, self.rank = in_features, out_features, rank
-        signs = random_signs(rank, in_features, seed, layer)
-        if learn_projection:  # balanced factors, singular values about s each (see the module docstring)
-            self.scale = math.sqrt(3 * rank / out_features) / 2
-            s = 1 / (math.sqrt(2) * self.scale)
-            self.projection = nn.Parameter(signs * s / math.sqrt(in_features))
-            bound = s * math.sqrt(3 / out_features)  # uniform, variance s^2 / out
-        else:
-            self.scale = (rank / in_features) ** 0.25  # load^(-1/4)
-            self.register_buffer("projection", signs / math.sqrt(rank), persistent=False)
-            bound = 1 / (self.scale * math.sqrt(in_features))  # W = scale V U starts at nn.Linear's range
-        self.weight = nn.Parameter(torch.empty(out_features, rank).uniform_(-bound, bound))
-        bound = 1 / math.sqrt(in_features)  # nn.Linear's bias range
-        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.scale * F.linear(x, self.projection), self.weight, self.bias)
-
-    def extra_repr(self) -> str:
-        learned = isinstance(self.projection, nn.Parameter)
-        return f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, " \
-               f"scale={self.scale:.4g}, learn_projection={learned}"
 
 
 class LowRank(Method):
-    def __init__(self, learn_projection: bool = False):
+    def __init__(self, learn_projection: bool = False, keep_dense=()):
+        super().__init__(keep_dense)
         self.learn_projection = learn_projection
 
-    def ranks(self, spec: MLPSpec, budget: int) -> list[int]:
+    def cost(self, site: Site) -> LayerCost:
+        bias = site.out_features * site.has_bias
         if self.learn_projection:  # beyond min(in, out) the factors are no longer low rank
-            costs = [LayerCost(fan_out, fan_in + fan_out, min(fan_in, fan_out)) for fan_in, fan_out in spec.layer_shapes()]
-        else:  # beyond `in` a fixed projection only repeats information
-            costs = [LayerCost(fan_out, fan_out, fan_in) for fan_in, fan_out in spec.layer_shapes()]
-        return sizes_within_budget(spec, costs, budget, "lowrank", "rank 1 in every layer")
+            return LayerCost(bias, site.fan_in + site.out_features, min(site.fan_in, site.out_features))
+        return LayerCost(bias, site.out_features, site.fan_in)  # beyond `in` a fixed projection only repeats information
 
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        ranks = self.ranks(spec, budget)
-        return MLP(spec, lambda index, fan_in, fan_out: LowRankLinear(
-            fan_in, fan_out, ranks[index], self.learn_projection, seed, index))
+    def ranks(self, model: nn.Module, budget: int) -> tuple[list[Site], list[int]]:
+        """The planned layers and the rank of each."""
+        plan = plan_layers(model, budget, "lowrank", self.keep_dense)
+        refuse_unfactorable_convs(plan)
+        return plan.sites, sizes_within_budget(plan, [self.cost(site) for site in plan.sites], "rank 1 in every layer")
+
+    def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:
+        def factored(site: Site, rank: int) -> nn.Module:
+            options = (rank, self.learn_projection, seed, layer_salt(site.name), site.has_bias)
+            if site.kind == "conv2d":
+                return LowRankConv2d(ConvGeometry.of(site.layer), site.out_features, *options)
+            return LowRankLinear(site.fan_in, site.out_features, *options)
+
+        sites, ranks = self.ranks(model, budget)
+        return swap_layers(model, sites, factored, ranks)

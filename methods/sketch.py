@@ -1,8 +1,10 @@
 """`sketch`: random linear sketching (Lin, Song and Yang 2019).
 
 Each layer compresses its input with a count-sketch S (m x in: hashed rows, random signs,
-regenerated from the seed) and stores and trains only W~ (out x m) and its bias:
-y = scale * W~ (S x) + b. The sketch size m of every layer is fitted to the budget.
+regenerated from the seed, salted by the layer's name) and stores and trains only W~ (out x m)
+and its bias (if it has one): y = scale * W~ (S x) + b. The sketch size m of every layer is
+fitted to the budget. A convolution sketches its input patches, in = in_channels * kh * kw: its
+kernel is scale * W~ S (layers/sketched.py).
 
 The layer is a hashed layer (layers/hashed_linear.py) whose hash depends on the input column
 only: its virtual weights scale * W~ S tie load = in / m inputs to each stored value, and it takes
@@ -14,42 +16,29 @@ dense step.
 """
 from __future__ import annotations
 
-import math
-
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from bench.architecture import MLP, MLPSpec
-from methods.allocation import LayerCost, sizes_within_budget
+from bench.compressible import Site, layer_salt
+from layers.conv_geometry import ConvGeometry
+from layers.sketched import SketchedConv2d, SketchedLinear
+from methods.allocation import LayerCost, plan_layers, refuse_unfactorable_convs, sizes_within_budget, swap_layers
 from methods.base import Method
-from layers.count_sketch import CountSketch
-
-
-class SketchedLinear(nn.Module):
-    def __init__(self, in_features: int, out_features: int, sketch_size: int, seed: int, layer: int):
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.sketch = CountSketch(in_features, sketch_size, seed, layer)  # regenerated, not stored
-        self.scale = (sketch_size / in_features) ** 0.25  # load^(-1/4)
-        bound = 1 / math.sqrt(in_features)  # nn.Linear's range, for the virtual weights and the bias
-        self.weight = nn.Parameter(torch.empty(out_features, sketch_size).uniform_(-bound / self.scale,
-                                                                                  bound / self.scale))
-        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.scale * self.sketch.apply(x), self.weight, self.bias)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, " \
-               f"sketch_size={self.sketch.sketch_size}, scale={self.scale:.4g}"
 
 
 class Sketch(Method):
-    def sketch_sizes(self, spec: MLPSpec, budget: int) -> list[int]:
-        costs = [LayerCost(fan_out, fan_out, fan_in) for fan_in, fan_out in spec.layer_shapes()]
-        return sizes_within_budget(spec, costs, budget, "sketch", "a sketch of size 1 in every layer")
+    def sketch_sizes(self, model: nn.Module, budget: int) -> tuple[list[Site], list[int]]:
+        """The planned layers and the sketch size of each (beyond `in` a sketch only repeats its input)."""
+        plan = plan_layers(model, budget, "sketch", self.keep_dense)
+        refuse_unfactorable_convs(plan)
+        costs = [LayerCost(site.out_features * site.has_bias, site.out_features, site.fan_in) for site in plan.sites]
+        return plan.sites, sizes_within_budget(plan, costs, "a sketch of size 1 in every layer")
 
-    def build(self, spec: MLPSpec, budget: int, seed: int) -> nn.Module:
-        sizes = self.sketch_sizes(spec, budget)
-        return MLP(spec, lambda index, fan_in, fan_out: SketchedLinear(fan_in, fan_out, sizes[index], seed, index))
+    def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:
+        def sketched(site: Site, size: int) -> nn.Module:
+            options = (size, seed, layer_salt(site.name), site.has_bias)
+            if site.kind == "conv2d":
+                return SketchedConv2d(ConvGeometry.of(site.layer), site.out_features, *options)
+            return SketchedLinear(site.fan_in, site.out_features, *options)
+
+        sites, sizes = self.sketch_sizes(model, budget)
+        return swap_layers(model, sites, sketched, sizes)

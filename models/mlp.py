@@ -10,10 +10,7 @@ import math
 import torch
 from torch import nn
 
-
-def scaled_width(width: int, multiplier: float) -> int:
-    """A layer width times the model's width multiplier, at least 1 (used by every model family)."""
-    return max(1, round(width * multiplier))
+from models.widths import scaled_width
 
 
 class MLP(nn.Module):

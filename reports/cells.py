@@ -18,11 +18,19 @@ import math
 import pandas as pd
 
 SETUP = ["dataset", "model", "epochs", "recipe", "budget_unit"]
-CELL = SETUP + ["method", "method_config", "tuning", "hparams", "ratio", "hidden"]
+CELL = SETUP + ["method", "method_config", "tuning", "hparams", "ratio", "model_options"]
 
 
 def short_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def model_options_label(record: dict) -> str:
+    """The options that define the model beyond its name, e.g. `hidden=50` (records before models
+    were config nodes hold `hidden` alone)."""
+    options = record.get("model_options", {"hidden": record["hidden"]} if "hidden" in record else {})
+    return " ".join(f"{key}={'-'.join(map(str, value)) if isinstance(value, list) else value}"
+                    for key, value in sorted(options.items()))
 
 
 def run_row(record: dict) -> dict:
@@ -39,7 +47,7 @@ def run_row(record: dict) -> dict:
         "method": record.get("method"), "method_config": short_hash(config.get("method")),
         "tuning": tuning, "hparams": json.dumps(hparams, sort_keys=True),
         "hparams_source": json.dumps(record.get("hparams_source"), sort_keys=True) if tuning == "tuned" else "",
-        "ratio": record.get("ratio"), "hidden": "-".join(str(h) for h in record.get("hidden", [])),
+        "ratio": record.get("ratio"), "model_options": model_options_label(record),
         "compression_factor": record.get("compression_factor"), "seed": record.get("seed"),
         "status": record.get("status", "unknown"),
         "test_error_pct": 100 * record["test_error"] if complete else math.nan,
@@ -107,11 +115,11 @@ def _method_labels(cells: pd.DataFrame) -> pd.Series:
     labels = cells["method"].where(variants == 1, cells["method"] + " [" + cells["method_config"] + "]")
     labels = labels + cells["tuning"].map({"default": "", "tuned": " (tuned)", "custom": " (custom hp)"})
     hparams_hash = cells["hparams"].map(lambda h: short_hash(json.loads(h)))
-    several = cells.groupby(SETUP + ["method", "method_config", "tuning", "ratio", "hidden"])["hparams"].transform("nunique")
+    several = cells.groupby(SETUP + ["method", "method_config", "tuning", "ratio", "model_options"])["hparams"].transform("nunique")
     return labels.where((several == 1) & (cells["tuning"] != "custom"), labels + " [hp " + hparams_hash + "]")
 
 
 def _column_labels(cells: pd.DataFrame) -> pd.Series:
-    """The ratio; with the hidden widths where one setup has several (e.g. the inflation experiment)."""
-    widths = cells.groupby(SETUP)["hidden"].transform("nunique")
-    return cells["ratio"].where(widths == 1, cells["ratio"] + " (h " + cells["hidden"] + ")")
+    """The ratio; with the model's options where one setup has several (e.g. the inflation experiment's widths)."""
+    variants = cells.groupby(SETUP)["model_options"].transform("nunique")
+    return cells["ratio"].where(variants == 1, cells["ratio"] + " (" + cells["model_options"] + ")")

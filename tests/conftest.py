@@ -47,3 +47,11 @@ def load_method(name: str):
 def tiny_run_args():
     """Overrides for a run of a few seconds on real digits."""
     return ["dataset=mnist5k_tiny", "train.epochs=3", "logger=none"]
+
+
+def model_factory(name: str = "mlp3", input_shape=(1, 28, 28), num_classes: int = 10, *overrides: str):
+    """The dense model `model=NAME` for inputs of `input_shape`, under the default recipe."""
+    from bench.model_factory import ModelFactory
+
+    cfg = compose_config(f"model={name}", *overrides)
+    return ModelFactory.from_config(cfg, cfg.train, input_shape, num_classes)

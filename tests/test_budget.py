@@ -1,13 +1,12 @@
 from fractions import Fraction
 
 import pytest
-from bench.architecture import MLPSpec
 from bench.budget import BudgetCheck, MIN_FILL, params_budget, parse_ratio, split_proportionally
 from bench.errors import UserError
-from conftest import load_method as method
+from conftest import load_method as method, model_factory
 
-MLP3 = MLPSpec(784, (1000,), 10)
-MLP5 = MLPSpec(784, (1000, 1000, 1000), 10)
+MLP3 = model_factory("mlp3")
+MLP5 = model_factory("mlp5")
 RATIOS = ["1", "1/2", "1/4", "1/8", "1/16", "1/32", "1/64"]
 
 

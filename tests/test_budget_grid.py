@@ -9,20 +9,12 @@ from bench.budget import MIN_FILL, params_budget
 from bench.components import call_target
 from bench.errors import UserError
 from bench.export import export_compressed
-from bench.model_factory import ModelFactory
 from bench.run_budget import plan_budget
 from methods.pruning import MagnitudePruning
-from conftest import compose_config, method_node
+from conftest import method_node, model_factory
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def mnist_model(name: str) -> ModelFactory:
-    cfg = compose_config(f"model={name}")
-    return ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10)
-
-
-MODELS = {name: mnist_model(name) for name in ("mlp3", "mlp5")}
+MODELS = {name: model_factory(name) for name in ("mlp3", "mlp5")}
 RATIOS = [Fraction(1, d) for d in (2, 4, 8, 16, 32, 64)]
 # (method, model, ratio) whose granularity cannot reach MIN_FILL, with the fill they do reach:
 #  nn / dk (the same student): whole hidden units; on mlp3 one unit costs 795 parameters,

@@ -8,13 +8,11 @@ from bench.byte_budget import TOLERANCE, dense_checkpoint_bytes, largest_fitting
 from bench.components import call_target
 from bench.errors import UserError
 from bench.export import checkpoint_bytes, export_compressed
-from bench.model_factory import ModelFactory
 from bench.run_budget import plan_budget
-from conftest import compose_config, method_node
+from conftest import method_node, model_factory
 from layers.masked import masked_layers
 
-MLP3_CONFIG = compose_config("model=mlp3")
-MLP3 = ModelFactory.from_config(MLP3_CONFIG, MLP3_CONFIG.train, (1, 28, 28), 10)
+MLP3 = model_factory("mlp3")
 
 
 def counted(bytes_at):

@@ -26,7 +26,9 @@ def test_amat_source_reads_the_original_files_with_the_authors_split(tmp_path):
     data = load_larochelle("convex", source="amat", amat_dir=str(tmp_path), **SIZES)
     assert data.name == "convex" and data.notes["source"] == "the original .amat files"
     assert data.sizes() == {"train": 8, "val": 2, "test": 5}
-    assert torch.allclose(data.val_x, torch.tensor(train[8:, :784], dtype=torch.float32), atol=1e-6)
+    assert data.input_shape == (1, 28, 28)
+    expected_val = torch.tensor(train[8:, :784], dtype=torch.float32).view(-1, 1, 28, 28)  # row by row
+    assert torch.allclose(data.val_x, expected_val, atol=1e-6)
     assert data.test_y.tolist() == test[:, 784].astype(int).tolist()
 
 
@@ -57,14 +59,15 @@ def test_fashion_mnist_through_torchvision_from_local_idx_files(tmp_path, monkey
     assert data.name == "fashion_mnist" and "torchvision" in data.notes["source"]
     assert data.sizes() == {"train": 80, "val": 20, "test": 30}
     assert torch.bincount(data.val_y).tolist() == [2] * 10
-    assert torch.equal(data.test_x, torch.tensor(arrays["t10k-images-idx3-ubyte"].reshape(30, -1) / 255.0,
+    assert torch.equal(data.test_x, torch.tensor(arrays["t10k-images-idx3-ubyte"][:, None] / 255.0,
                                                  dtype=torch.float32))
 
 
 def test_fashion_mnist_from_a_local_folder_of_gzipped_idx_files(tmp_path):
     write_mnist_like(tmp_path / "fm", n_train=50, n_test=20, compress=True)
-    data = load_fashion_mnist(local_dir=str(tmp_path / "fm"))
+    data = load_fashion_mnist(local_dir=str(tmp_path / "fm"), augment={"crop_padding": 2, "flip": False})
     assert data.sizes() == {"train": 40, "val": 10, "test": 20} and str(tmp_path / "fm") in data.notes["source"]
+    assert data.augment.crop_padding == 2
 
 
 def test_fashion_mnist_missing_everywhere_is_one_clear_error(tmp_path, monkeypatch):

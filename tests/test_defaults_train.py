@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.architecture import mlp_spec
 from bench.budget import params_budget, parse_ratio
 from bench.components import call_target
+from bench.model_factory import ModelFactory
 from test_methods import config, train
 
 METHODS = {  # name -> overrides
@@ -44,9 +44,9 @@ def mnist5k(output_root):
 def test_a_fresh_model_starts_near_chance(output_root, mnist5k, name, model):
     cfg = config(output_root, *METHODS[name], f"model={model}", "ratio=1/64", "dataset=mnist5k")
     torch.manual_seed(cfg.seed)
-    spec = mlp_spec(cfg.model, cfg.train, mnist5k.in_features, mnist5k.num_classes)
-    budget = params_budget(parse_ratio(cfg.ratio), spec.params_ref())
-    net = call_target(cfg.method).build(spec, budget, cfg.seed).eval()
+    factory = ModelFactory.from_config(cfg, cfg.train, mnist5k.input_shape, mnist5k.num_classes)
+    budget = params_budget(parse_ratio(cfg.ratio), factory.params_ref())
+    net = call_target(cfg.method).build(factory, budget, cfg.seed).eval()
     with torch.no_grad():
         loss = F.cross_entropy(net(mnist5k.train_x), mnist5k.train_y).item()
     assert abs(loss - math.log(10)) < 0.5  # outputs at a dense layer's scale: near-uniform predictions

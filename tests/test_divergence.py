@@ -27,16 +27,20 @@ def trainer(**changes) -> Trainer:
     return Trainer(**{**recipe, **changes})
 
 
+def softmax_regression() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))  # images are (N, 1, 28, 28)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     return load_mnist5k(train_per_class=30, val_per_class=10, test_per_class=10)
 
 
 def test_a_non_finite_loss_ends_the_run_at_once(tiny):
-    model = torch.nn.Linear(784, 10)
+    model = softmax_regression()
     calls = []
 
-    def loss_fn(logits, labels, batch_index):
+    def loss_fn(logits, labels, batch_index, inputs):
         calls.append(1)
         loss = F.cross_entropy(logits, labels)
         return loss * math.nan if len(calls) == 9 else loss  # the 3rd batch of epoch 2 (6 batches an epoch)
@@ -53,15 +57,15 @@ def test_a_non_finite_loss_ends_the_run_at_once(tiny):
 def test_a_loss_exploding_past_the_factor_of_the_starting_loss_diverges(tiny):
     epoch_of_call = []
 
-    def growing(logits, labels, batch_index):  # epoch k's loss is about 2.3 * 2**(k-1)
+    def growing(logits, labels, batch_index, inputs):  # epoch k's loss is about 2.3 * 2**(k-1)
         epoch_of_call.append(1)
         return F.cross_entropy(logits, labels) * 2.0 ** ((len(epoch_of_call) - 1) // 6)
 
     with pytest.raises(TrainingDiverged, match=r"> 3 x 2.3\d+, the larger of the starting loss and ln\(classes\)") as caught:
-        trainer(lr=0.0).fit(torch.nn.Linear(784, 10), tiny, loss_fn=growing)
+        trainer(lr=0.0).fit(softmax_regression(), tiny, loss_fn=growing)
     assert caught.value.epoch == 3  # 4x the starting loss; 2x (epoch 2) is tolerated
     with pytest.raises(TrainingDiverged) as caught:
-        trainer(lr=0.0, divergence_factor=5.0).fit(torch.nn.Linear(784, 10), tiny, loss_fn=growing)
+        trainer(lr=0.0, divergence_factor=5.0).fit(softmax_regression(), tiny, loss_fn=growing)
     assert caught.value.epoch == 4
 
 
@@ -98,9 +102,9 @@ def test_a_model_starting_far_better_than_chance_may_wobble_without_diverging(ti
     """A pruned net retrains from a loss near 0.001; a first epoch at 0.01 is not divergence."""
     calls = []
 
-    def nearly_fitted(logits, labels, batch_index):
+    def nearly_fitted(logits, labels, batch_index, inputs):
         calls.append(1)
         return F.cross_entropy(logits, labels) * (1e-4 if len(calls) == 1 else 4e-3)
 
-    fit = trainer(lr=0.0, epochs=2).fit(torch.nn.Linear(784, 10), tiny, loss_fn=nearly_fitted)
+    fit = trainer(lr=0.0, epochs=2).fit(softmax_regression(), tiny, loss_fn=nearly_fitted)
     assert fit.epochs_run == 2

@@ -1,13 +1,12 @@
 import pytest
 import torch
 
-from bench.architecture import MLPSpec
 from bench.evaluate import predictions
 from bench.export import export_compressed, load_compressed
 from bench.components import call_target
-from conftest import method_node
+from conftest import method_node, model_factory
 
-SPEC = MLPSpec(784, (300,), 10, dropout_input=0.25, dropout_hidden=0.25)
+SPEC = model_factory("mlp3", (1, 28, 28), 10, "model.hidden=[300]")
 
 
 @pytest.mark.parametrize("method_name, budget", [("hashednets", 5000), ("nn", 5000), ("dense", SPEC.params_ref())])
@@ -32,7 +31,7 @@ def test_compressed_checkpoint_reloads_to_the_same_predictions(tmp_path, method_
 def test_hashed_checkpoint_is_about_the_size_of_its_buckets(tmp_path):
     node = method_node("hashednets")
     method = call_target(node)
-    spec = MLPSpec(784, (1000,), 10)
+    spec = model_factory("mlp3")
     budget = spec.params_ref() // 64
     size = export_compressed(tmp_path / "m.pt", method, node, spec, budget, 0, method.build(spec, budget, 0))
     assert 4 * budget < size < 4 * budget + 4096  # float32 buckets plus a small header, no index

@@ -6,8 +6,7 @@ import torch
 
 from bench.components import call_target
 from bench.export import export_compressed, load_compressed
-from bench.model_factory import ModelFactory
-from conftest import method_node
+from conftest import method_node, model_factory
 from layers.masked import masked_layers
 from methods.kept_positions import MAX_GAP, decode, encode, largest_encoding, position_costs
 
@@ -73,7 +72,7 @@ def test_largest_encoding_bounds_every_mask_of_that_many(kept):
 
 
 def test_pruned_model_with_both_encodings_reloads_to_identical_predictions(tmp_path):
-    factory = ModelFactory({"_target_": "models.mlp.MLP", "hidden": [300]}, (1, 28, 28), 10)
+    factory = model_factory("mlp3", (1, 28, 28), 10, "model.hidden=[300]")
     node = method_node("pruning")
     method = call_target(node)
     budget = 80_000

@@ -20,10 +20,10 @@ def load(variation, tmp_path, **options):
 @pytest.mark.parametrize("variation", ["basic", "rot", "bg_rand", "bg_img", "bg_img_rot", "rect", "convex"])
 def test_shapes_range_sizes_balance_and_honest_name(variation, tmp_path):
     data = load(variation, tmp_path)
-    assert data.sizes() == {"train": 60, "val": 20, "test": 40}
+    assert data.sizes() == {"train": 60, "val": 20, "test": 40} and data.input_shape == (1, 28, 28)
     assert data.name == (f"{variation}_gen" + ("@mnist5k" if variation not in ("rect", "convex") else ""))
     for x, y in [(data.train_x, data.train_y), (data.val_x, data.val_y), (data.test_x, data.test_y)]:
-        assert x.shape == (len(y), 784) and x.dtype == torch.float32
+        assert x.shape == (len(y), 1, 28, 28) and x.dtype == torch.float32
         assert x.min() >= 0 and x.max() <= 1 and x.max() > 0.9
     counts = torch.bincount(data.train_y, minlength=data.num_classes)
     assert data.num_classes == (2 if variation in ("rect", "convex") else 10)

@@ -29,7 +29,7 @@ def record(method, ratio, seed, test_error=None, dataset="mnist", model="mlp3", 
     config = {"method": {"name": method}, "dataset": {"name": dataset}, "model": {"name": model},
               "train": {**TRAIN, "epochs": epochs}, "ratio": ratio, "seed": seed}
     rec = {"task": task, "status": status, "method": method, "ratio": ratio, "compression_factor": factor,
-           "dataset": dataset, "model": model, "hidden": [1000], "seed": seed, "epochs_budget": epochs,
+           "dataset": dataset, "model": model, "model_options": {"hidden": [1000]}, "seed": seed, "epochs_budget": epochs,
            "config": config, "config_hash": f"{method}-{ratio}-{seed}-{dataset}-{model}-{epochs}-{task}-{budget_unit}"}
     if budget_unit:  # records written before budget units existed have none: they counted params
         rec["budget_unit"] = budget_unit

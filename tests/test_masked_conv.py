@@ -1,5 +1,6 @@
 """Masked layers for nn.Linear and nn.Conv2d, and `rer` / `pruning` on a small convolutional net
-with batch norm: the budget, the masks through training, the checkpoint, `keep_dense`."""
+with batch norm: the budget, the masks through training, the checkpoint, `keep_dense`; and on
+lenet5 and resnet20."""
 import pytest
 import torch
 from torch import nn
@@ -11,7 +12,7 @@ from bench.evaluate import logits
 from bench.export import export_compressed, load_compressed
 from bench.model_factory import ModelFactory
 from bench.trainer import Trainer
-from conftest import method_node
+from conftest import method_node, model_factory
 from datasets.splits import DataSplits
 from layers.masked import MaskedConv2d, MaskedLinear, masked, masked_layers
 from methods.random_edge_removal import random_mask
@@ -21,11 +22,10 @@ INPUT_SHAPE = (3, 12, 12)
 
 class TinyConvNet(nn.Module):
     """A convolution without bias, a grouped strided one with bias, each followed by batch norm, and a
-    linear head: 1,506 parameters, 48 of them batch norm's. Takes flat inputs, as the harness's data."""
+    linear head: 1,506 parameters, 48 of them batch norm's."""
 
     def __init__(self, input_shape, num_classes: int):
         super().__init__()
-        self.input_shape = tuple(input_shape)
         self.features = nn.Sequential(
             nn.Conv2d(input_shape[0], 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
             nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2), nn.BatchNorm2d(16), nn.ReLU(),
@@ -33,10 +33,10 @@ class TinyConvNet(nn.Module):
         self.classifier = nn.Linear(64, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x.view(-1, *self.input_shape)))
+        return self.classifier(self.features(x))
 
 
-FACTORY = ModelFactory({"_target_": "test_masked_conv.TinyConvNet", "name": "tiny_conv"}, INPUT_SHAPE, 10)
+FACTORY = ModelFactory({"_target_": f"{__name__}.TinyConvNet", "name": "tiny_conv"}, INPUT_SHAPE, 10)
 PARAMS = 1506
 METHODS = {"rer": [], "pruning": [], "pruning+global": ["method.scope=global", "method.rounds=2"]}
 
@@ -49,7 +49,7 @@ def random_data(count: int = 64) -> DataSplits:
     generator = torch.Generator().manual_seed(0)
 
     def split():
-        return (torch.rand(count, 3 * 12 * 12, generator=generator),
+        return (torch.rand(count, *INPUT_SHAPE, generator=generator),
                 torch.randint(0, 10, (count,), generator=generator))
 
     return DataSplits("random", *split(), *split(), *split(), num_classes=10)
@@ -126,7 +126,7 @@ def test_checkpoint_rebuilds_predictions_and_batch_norm_statistics(name, tmp_pat
     assert "features.0.weight" not in state and "features.0.bias" not in state  # a conv without bias
     assert "features.3.bias" in state and "features.1.running_var" in state
     reloaded = load_compressed(path)
-    x = torch.rand(32, 3 * 12 * 12)
+    x = torch.rand(32, *INPUT_SHAPE)
     assert torch.equal(logits(reloaded, x), logits(model, x))
     statistics = {key: value for key, value in model.state_dict().items() if "running" in key or "batches" in key}
     assert statistics["features.4.running_mean"].abs().sum() > 0  # trained, not the initial zeros
@@ -145,7 +145,7 @@ def test_keep_dense_leaves_a_layer_dense_and_counts_it(name, tmp_path):
     path = tmp_path / "model.pt"
     export_compressed(path, method, node, FACTORY, budget, 1, model)
     assert "classifier.weight" in torch.load(path, weights_only=True)["state"]
-    x = torch.rand(32, 3 * 12 * 12)
+    x = torch.rand(32, *INPUT_SHAPE)
     assert torch.equal(logits(load_compressed(path), x), logits(model, x))
 
 
@@ -158,3 +158,19 @@ def test_too_small_a_budget_is_refused_in_one_line(name, keep_dense, smallest):
     message = str(refused.value)
     assert "\n" not in message and f"smallest ratio it supports for this model is {smallest}/{PARAMS}" in message
     assert method.stored_params(method.build(FACTORY, smallest, seed=1)) <= smallest
+
+
+@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("model, input_shape", [("lenet5", (1, 28, 28)), ("resnet20", (3, 32, 32))])
+def test_published_conv_nets_fill_their_budget_and_reload(name, model, input_shape, tmp_path):
+    factory = model_factory(model, input_shape, 10)
+    budget = factory.params_ref() // 16
+    node = node_of(name)
+    method = call_target(node)
+    compressed = method.build(factory, budget, seed=1)
+    assert MIN_FILL * budget <= method.stored_params(compressed) <= budget
+    if name.startswith("pruning"):
+        method.prune(compressed, method.kept_per_layer)  # of the initial weights
+    export_compressed(tmp_path / "model.pt", method, node, factory, budget, 1, compressed)
+    x = torch.rand(4, *input_shape)
+    assert torch.equal(logits(load_compressed(tmp_path / "model.pt"), x), logits(compressed, x))

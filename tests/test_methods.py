@@ -12,6 +12,7 @@ from bench.evaluate import error_rate, logits
 from bench.export import export_compressed, load_compressed
 from bench.model_factory import ModelFactory
 from bench.trainer import Trainer
+from conftest import model_factory
 from layers.masked import masked_layers
 from tasks.compress import run, summary
 
@@ -28,7 +29,7 @@ def train(cfg, data=None):
     """Build and fit the configured method; `data` saves reloading the configured data set."""
     torch.manual_seed(cfg.seed)
     data = call_target(cfg.dataset) if data is None else data
-    factory = ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), data.num_classes)
+    factory = ModelFactory.from_config(cfg, cfg.train, data.input_shape, data.num_classes)
     method = call_target(cfg.method)
     budget = params_budget(parse_ratio(cfg.ratio), factory.params_ref())
     model = method.build(factory, budget, cfg.seed)
@@ -58,22 +59,24 @@ def test_trains_within_budget_and_reloads_to_identical_predictions(tmp_path, ove
 
 
 def test_lowrank_fixed_projection_is_regenerated_not_stored(tmp_path):
-    fixed = call_target(config(tmp_path, "method=lowrank").method)
+    cfg = config(tmp_path, "method=lowrank")
+    fixed = call_target(cfg.method)
     learned = call_target(config(tmp_path, "method=lowrank", "method.learn_projection=true").method)
-    spec = mlp_spec(config(tmp_path).model, config(tmp_path).train, 784, 10)
-    a, b = fixed.build(spec, 20_000, seed=1), fixed.build(spec, 20_000, seed=1)
+    mlp3 = model_factory("mlp3")
+    a, b = fixed.build(mlp3, 20_000, seed=1), fixed.build(mlp3, 20_000, seed=1)
     assert not any("projection" in k for k in a.state_dict())
     assert torch.equal(a.layers[0].projection, b.layers[0].projection)
-    assert not torch.equal(a.layers[0].projection, fixed.build(spec, 20_000, seed=2).layers[0].projection)
-    both = learned.build(spec, 20_000, seed=1)
+    assert not torch.equal(a.layers[0].projection, fixed.build(mlp3, 20_000, seed=2).layers[0].projection)
+    both = learned.build(mlp3, 20_000, seed=1)
     assert "layers.0.projection" in both.state_dict()
-    assert fixed.ranks(spec, 20_000)[0] > 1.5 * learned.ranks(spec, 20_000)[0]
+    _, fixed_ranks = fixed.ranks(mlp3.build_on_meta(), 20_000)
+    _, learned_ranks = learned.ranks(mlp3.build_on_meta(), 20_000)
+    assert fixed_ranks[0] > 1.5 * learned_ranks[0]
 
 
 def test_sketch_layer_is_scaled_stored_weight_times_count_sketch(tmp_path):
     cfg = config(tmp_path, "method=sketch")
-    spec = mlp_spec(cfg.model, cfg.train, 784, 10)
-    model = call_target(cfg.method).build(spec, 50_000, seed=1)
+    model = call_target(cfg.method).build(model_factory("mlp3"), 50_000, seed=1)
     layer = model.layers[0]
     x = torch.randn(4, 784)
     m = layer.sketch.sketch_size
@@ -122,7 +125,7 @@ def test_pruning_rounds_end_exactly_at_the_budget(tmp_path, scope):
 def test_prune_keeps_the_largest_magnitudes(tmp_path, scope):
     cfg = config(tmp_path, "method=pruning", f"method.scope={scope}")
     method = call_target(cfg.method)
-    model = method.build(ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10), 50_000, seed=1)
+    model = method.build(model_factory(), 50_000, seed=1)
     layers = masked_layers(model).values()
     magnitudes = [layer.weight.detach().abs().clone() for layer in layers]  # before the cut zeroes them
     method.prune(model, [40_000, 500])

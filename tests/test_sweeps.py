@@ -13,8 +13,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from bench.architecture import MLPSpec
 from bench.budget import params_budget, parse_ratio
+from bench.model_factory import ModelFactory
 from bench.record import config_hash, experiment_config
 from bench.resume import ATTEMPTS_DIR, claim_run_dir, read_record
 from reports import leaderboard
@@ -160,8 +160,8 @@ def test_inflation_keeps_the_stored_size_while_the_virtual_net_grows():
     for factor in ["x1", "x2", "x4", "x8", "x16"]:
         cfg = compose_config("experiment=inflation", f"inflation={factor}")
         width = OmegaConf.to_container(cfg, resolve=True)["model"]["hidden"][0]
-        spec = MLPSpec(in_features=784, hidden=(width,), out_features=10, dropout_input=0, dropout_hidden=0)
-        budgets.append(params_budget(parse_ratio(cfg.ratio), spec.params_ref()))
+        params_ref = ModelFactory.from_config(cfg, cfg.train, (1, 28, 28), 10).params_ref()
+        budgets.append(params_budget(parse_ratio(cfg.ratio), params_ref))
         widths.append(width)
     assert widths == [50, 100, 200, 400, 800]
     assert max(budgets) - min(budgets) <= 10  # differs only by the 10 output biases, which do not grow

@@ -61,7 +61,7 @@ def test_trained_student_is_close_to_the_etf():
 def test_teacher_student_labels_are_the_teacher():
     data = load_teacher_student(input_dim=6, width=50, train_size=20, val_size=5, test_size=5)
     teacher = make_teacher(6, 50)
-    assert data.sizes() == {"train": 20, "val": 5, "test": 5}
+    assert data.sizes() == {"train": 20, "val": 5, "test": 5} and data.input_shape == (6,)
     assert torch.allclose(data.test_y.double(), teacher(data.test_x.double()), atol=1e-5)
 
 
@@ -96,7 +96,7 @@ def records(tmp_path_factory):
 def test_each_preset_writes_a_record_and_its_figure(records, task):
     run_dir, record = records[task]
     assert record["task"] == task and record["status"] == "complete"
-    assert record["config"]["task"] == task and len(record["config_hash"]) == 16
+    assert record["config"]["task"]["name"] == task and len(record["config_hash"]) == 16
     assert all((run_dir / name).stat().st_size > 0 for name in record["figures"])
 
 

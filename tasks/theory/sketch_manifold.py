@@ -61,7 +61,7 @@ def original(x: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
 
 def sketched(x: torch.Tensor, weights: list[torch.Tensor], sketches: list[CountSketch]) -> torch.Tensor:
     """The net with layer weights of m columns (W S^T or fitted) applied to S h."""
-    return layer_outputs(x, [lambda h, w=w, s=s: s.apply(h) @ w.T for w, s in zip(weights, sketches)])
+    return layer_outputs(x, [lambda h, w=w, s=s: s(h) @ w.T for w, s in zip(weights, sketches)])
 
 
 def fit_sketched_weights(x: torch.Tensor, weights: list[torch.Tensor], sketches: list[CountSketch],
@@ -71,7 +71,7 @@ def fit_sketched_weights(x: torch.Tensor, weights: list[torch.Tensor], sketches:
     eigenvalue, for stability)."""
     fitted, h_sketched, h_original = [], x, x
     for i, (w, sketch) in enumerate(zip(weights, sketches)):
-        z, target = sketch.apply(h_sketched), h_original @ w.T
+        z, target = sketch(h_sketched), h_original @ w.T
         gram = z.T @ z
         gram += ridge * gram.diagonal().mean() * torch.eye(len(gram), dtype=gram.dtype)
         fitted.append(torch.linalg.solve(gram, z.T @ target).T)
