@@ -23,10 +23,10 @@ HashedLayer holds what every hashed layer shares (buckets, bias, index, the diff
 `weight_and_bias`); HashedConv2d (layers/hashed_conv.py) hashes its kernel the same way, as an
 (out, in / groups * kh * kw) matrix. `bias=False` gives a layer without a bias, as the dense one.
 
-For HashedLinear, one autograd Function does the whole layer: the forward scales the K buckets, materializes the
-weight into a fresh buffer and multiplies; the backward takes the input gradient from that
-buffer, then overwrites it with the weight gradient, sums that into the buckets and scales the K
-sums. A step thus holds one buffer of virtual size per layer, which the allocator hands back the
+For HashedLinear, one autograd Function does the whole layer: the forward scales the K buckets,
+materializes the weight into a fresh buffer and multiplies; the backward takes the input gradient
+from that buffer, then overwrites it with the weight gradient, sums that into the buckets and
+scales the K sums. A step thus holds one buffer of virtual size per layer, which the allocator hands back the
 next step, instead of a weight and a weight gradient freed together (which glibc often returned
 to the system after a step, to fault it back in on the next: up to 1,400 page faults a step were
 counted for 1000x1000). The products are the ones autograd computes for F.linear and for
@@ -182,7 +182,7 @@ class HashedLayer(nn.Module):
         self.weight_shape = tuple(weight_shape)
         self.fan_out, self.fan_in = weight_shape[0], math.prod(weight_shape[1:])
         self.num_buckets, self.seed, self.layer = num_buckets, seed, layer
-        self.hash_bias, self.cache_index = bias and hash_bias, cache_index  # hash_bias: there is a hashed bias
+        self.hash_bias, self.cache_index = bias and hash_bias, cache_index  # hash_bias: has a bias and hashes it
         # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
         # is grouped into bucket streams, or kept by position if it does not fit them.
         codes = self.signed_codes() if cache_index else None
