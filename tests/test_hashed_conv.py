@@ -22,7 +22,8 @@ GEOMETRIES = {
 
 
 def pair(in_channels, out_channels, kernel, kwargs, ratio=1 / 8):
-    fan_in = in_channels // kwargs.get("groups", 1) * int(np.prod(nn.modules.utils._pair(kernel)))
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    fan_in = in_channels // kwargs.get("groups", 1) * kh * kw
     buckets = max(1, int(ratio * out_channels * (fan_in + 1)))
     torch.manual_seed(0)
     fast = HashedConv2d(in_channels, out_channels, kernel, buckets, seed=3, layer=5, **kwargs)
