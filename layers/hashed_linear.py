@@ -19,10 +19,14 @@ bucket values (and a bias if not hashed); the index is a non-persistent cache of
 virtual weight (and tables of a few hundred bytes), recomputed from the seed every step when
 `cache_index=False`.
 
-One autograd Function does the whole layer: the forward scales the K buckets, materializes the
-weight into a fresh buffer and multiplies; the backward takes the input gradient from that
-buffer, then overwrites it with the weight gradient, sums that into the buckets and scales the K
-sums. A step thus holds one buffer of virtual size per layer, which the allocator hands back the
+HashedLayer holds what every hashed layer shares (buckets, bias, index, the differentiable
+`weight_and_bias`); HashedConv2d (layers/hashed_conv.py) hashes its kernel the same way, as an
+(out, in / groups * kh * kw) matrix. `bias=False` gives a layer without a bias, as the dense one.
+
+For HashedLinear, one autograd Function does the whole layer: the forward scales the K buckets,
+materializes the weight into a fresh buffer and multiplies; the backward takes the input gradient
+from that buffer, then overwrites it with the weight gradient, sums that into the buckets and
+scales the K sums. A step thus holds one buffer of virtual size per layer, which the allocator hands back the
 next step, instead of a weight and a weight gradient freed together (which glibc often returned
 to the system after a step, to fault it back in on the next: up to 1,400 page faults a step were
 counted for 1000x1000). The products are the ones autograd computes for F.linear and for
@@ -101,32 +105,51 @@ class _PositionIndex:
         _bucket_sum(self.bias_codes, bias_grad, out)
 
 
-def _materialize(index, buckets: torch.Tensor, out_features: int, in_features: int,
+def _materialize(index, buckets: torch.Tensor, weight_shape: tuple[int, ...],
                  hash_bias: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (out, in) weight and the hashed biases (none unless `hash_bias`) as fresh tensors.
+    """The weight and the hashed biases (none unless `hash_bias`) as fresh tensors.
 
     The sizes must be the layer's: the compiled kernels write every position of the index unchecked.
     """
-    weight, bias = buckets.new_empty(out_features, in_features), buckets.new_empty(out_features * hash_bias)
+    weight, bias = buckets.new_empty(weight_shape), buckets.new_empty(weight_shape[0] * hash_bias)
     index.scatter(buckets.detach().numpy(), weight.view(-1).numpy(), bias.numpy())
     return weight, bias
+
+
+class _MaterializeFunction(torch.autograd.Function):
+    """The weight and hashed biases from scale * buckets; the backward sums their gradients into the
+    buckets (sign * gradient, in position order, as autograd's backward of the naive gather) and scales."""
+
+    @staticmethod
+    def forward(ctx, buckets, index, scale: float, weight_shape: tuple[int, ...], hash_bias: bool):
+        ctx.index, ctx.scale, ctx.num_buckets = index, scale, buckets.numel()
+        return _materialize(index, buckets * scale, weight_shape, hash_bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, weight_grad, bias_grad):
+        grad_buckets = weight_grad.new_empty(ctx.num_buckets)
+        ctx.index.bucket_sum(weight_grad.contiguous().view(-1).numpy(), bias_grad.contiguous().numpy(),
+                             grad_buckets.numpy())
+        return grad_buckets.mul_(ctx.scale), None, None, None, None
 
 
 class _HashedLinearFunction(torch.autograd.Function):
     """y = x W^T + b for 2-D x, with W (and b if hashed) materialized from scale * buckets by `index`.
 
     The products are those F.linear and its autograd backward compute for a row-major x and a
-    contiguous W: y = addmm(b, x, W^T), grad x = grad W, grad W = grad^T x, grad b = grad summed
-    over the rows; and the scale multiplies the K values both ways, as autograd's backward of
-    `buckets * scale` does; so every gradient is bit-identical to autograd's.
+    contiguous W: y = addmm(b, x, W^T) (mm without a bias), grad x = grad W, grad W = grad^T x,
+    grad b = grad summed over the rows; and the scale multiplies the K values both ways, as
+    autograd's backward of `buckets * scale` does; so every gradient is bit-identical to autograd's.
     """
 
     @staticmethod
     def forward(ctx, x, buckets, bias, index, scale: float, hash_bias: bool, out_features: int):
-        weight, hashed_bias = _materialize(index, buckets * scale, out_features, x.shape[1], hash_bias)
+        weight, hashed_bias = _materialize(index, buckets * scale, (out_features, x.shape[1]), hash_bias)
         ctx.index, ctx.scale, ctx.hash_bias, ctx.weight = index, scale, hash_bias, weight
         ctx.save_for_backward(x, buckets)  # buckets: autograd refuses a backward after they changed
-        return torch.addmm(hashed_bias if hash_bias else bias, x, weight.t())
+        bias = hashed_bias if hash_bias else bias
+        return x.mm(weight.t()) if bias is None else torch.addmm(bias, x, weight.t())
 
     @staticmethod
     @once_differentiable
@@ -134,23 +157,32 @@ class _HashedLinearFunction(torch.autograd.Function):
         x, buckets = ctx.saved_tensors
         weight, ctx.weight = ctx.weight, None
         if weight is None:  # a second backward through a retained graph: the first used the buffer up
-            weight, _ = _materialize(ctx.index, buckets * ctx.scale, grad_out.shape[1], x.shape[1], ctx.hash_bias)
+            weight, _ = _materialize(ctx.index, buckets * ctx.scale, (grad_out.shape[1], x.shape[1]), ctx.hash_bias)
         grad_x = grad_out.mm(weight) if ctx.needs_input_grad[0] else None
-        grad_bias = grad_out.sum(0)
+        grad_bias = grad_out.sum(0) if ctx.hash_bias or ctx.needs_input_grad[2] else None
         weight_grad = torch.mm(grad_out.t(), x, out=weight)  # the weight is used up: reuse its memory
         grad_buckets = grad_out.new_empty(buckets.numel())
-        hashed_bias_grad = grad_bias if ctx.hash_bias else grad_bias[:0]
+        hashed_bias_grad = grad_bias if ctx.hash_bias else grad_out.new_empty(0)
         ctx.index.bucket_sum(weight_grad.view(-1).numpy(), hashed_bias_grad.numpy(), grad_buckets.numpy())
         return grad_x, grad_buckets.mul_(ctx.scale), None if ctx.hash_bias else grad_bias, None, None, None, None
 
 
-class HashedLinear(nn.Module):
-    def __init__(self, in_features: int, out_features: int, num_buckets: int, seed: int, layer: int,
-                 hash_bias: bool = True, cache_index: bool = True):
+class HashedLayer(nn.Module):
+    """What every hashed layer holds: the K buckets, a non-hashed bias if any, and the index.
+
+    The virtual weights form an (out, fan_in) matrix, fan_in the inputs per output, hashed
+    row-major; the biases are its column fan_in when hashed. `weight_shape` is the dense layer's
+    weight shape: (out, in) for a linear layer, (out, in / groups, kh, kw) for a convolution.
+    `bias=False`: no bias at all, as the dense layer had none.
+    """
+
+    def __init__(self, weight_shape: tuple[int, ...], num_buckets: int, seed: int, layer: int,
+                 bias: bool, hash_bias: bool, cache_index: bool):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.num_buckets, self.seed, self.layer, self.hash_bias = num_buckets, seed, layer, hash_bias
-        self.cache_index = cache_index
+        self.weight_shape = tuple(weight_shape)
+        self.fan_out, self.fan_in = weight_shape[0], math.prod(weight_shape[1:])
+        self.num_buckets, self.seed, self.layer = num_buckets, seed, layer
+        self.hash_bias, self.cache_index = bias and hash_bias, cache_index  # hash_bias: has a bias and hashes it
         # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
         # is grouped into bucket streams, or kept by position if it does not fit them.
         codes = self.signed_codes() if cache_index else None
@@ -159,11 +191,11 @@ class HashedLinear(nn.Module):
         for name in ("slots", "block_starts", "block_after", "range_starts"):
             self.register_buffer(name, getattr(streams, name) if streams else None, persistent=False)
         self.register_buffer("codes", codes if streams is None else None, persistent=False)
-        hashed_weights = out_features * (in_features + int(hash_bias))
+        hashed_weights = self.fan_out * (self.fan_in + int(self.hash_bias))
         self.scale = (num_buckets / hashed_weights) ** 0.25  # load^(-1/4): see the module docstring
-        bound = 1 / math.sqrt(in_features)  # nn.Linear's default init range, for the virtual weights
+        bound = 1 / math.sqrt(self.fan_in)  # nn.Linear's and nn.Conv2d's default init range
         self.buckets = nn.Parameter(torch.empty(num_buckets).uniform_(-bound / self.scale, bound / self.scale))
-        self.bias = None if hash_bias else nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(self.fan_out).uniform_(-bound, bound)) if bias and not hash_bias else None
 
     def _bucket_streams(self, codes: torch.Tensor) -> BucketStreams | None:
         """The codes grouped into one bucket stream per numba thread; None if there is one thread
@@ -171,19 +203,20 @@ class HashedLinear(nn.Module):
         threads = numba.get_num_threads()
         if threads == 1:
             return None
-        streams = build_streams(codes, self.num_buckets, self.out_features * self.in_features, threads)
+        streams = build_streams(codes, self.num_buckets, self.fan_out * self.fan_in, threads)
         if streams is None:
-            warnings.warn(f"HashedLinear({self.in_features}, {self.out_features}, num_buckets={self.num_buckets}): "
-                          "too large for bucket streams, so the backward's bucket sum runs serially (same results)")
+            warnings.warn(f"{type(self).__name__} with {self.fan_out}x{self.fan_in} weights, num_buckets="
+                          f"{self.num_buckets}: too large for bucket streams, so the backward's bucket sum runs "
+                          "serially (same results)")
         return streams
 
     def signed_codes(self) -> torch.Tensor:
         """int32 codes of the weights (row-major) followed by those of the hashed bias, if any."""
-        count = self.out_features * (self.in_features + int(self.hash_bias))
+        count = self.fan_out * (self.fan_in + int(self.hash_bias))
         return signed_bucket_codes(count, self.num_buckets, self.seed, self.layer)
 
     def _index(self) -> _StreamIndex | _PositionIndex:
-        weights = self.out_features * self.in_features
+        weights = self.fan_out * self.fan_in
         if self.slots is not None:
             tables = (self.slots, self.block_starts, self.block_after, self.range_starts)
             return _StreamIndex((*(t.numpy() for t in tables), self.bucket_bits, weights))
@@ -191,16 +224,36 @@ class HashedLinear(nn.Module):
         return _PositionIndex(self.codes if self.codes is not None else self.signed_codes(), weights)
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The weight and bias values (not differentiable: training goes through `forward`)."""
-        with torch.no_grad():
-            weight, hashed_bias = _materialize(self._index(), self.buckets * self.scale, self.out_features,
-                                               self.in_features, self.hash_bias)
+        """The weight (of `weight_shape`) and the bias, differentiable w.r.t. the buckets."""
+        weight, hashed_bias = _MaterializeFunction.apply(self.buckets, self._index(), self.scale,
+                                                         self.weight_shape, self.hash_bias)
         return weight, (hashed_bias if self.hash_bias else self.bias)
 
     def virtual_weight(self) -> torch.Tensor:
-        """The (out, in[+1]) matrix of virtual weights, bias column last when hashed."""
+        """The (out, fan_in[+1]) matrix of virtual weights, bias column last when hashed."""
         weight, bias = self.weight_and_bias()
+        weight = weight.reshape(self.fan_out, self.fan_in)
         return torch.cat((weight, bias[:, None]), dim=1) if self.hash_bias else weight
+
+    def extra_repr(self) -> str:
+        return (f"num_buckets={self.num_buckets}, scale={self.scale:.4g}, "
+                f"bias={self.hash_bias or self.bias is not None}, hash_bias={self.hash_bias}, "
+                f"cache_index={self.cache_index}")
+
+
+class HashedLinear(HashedLayer):
+    def __init__(self, in_features: int, out_features: int, num_buckets: int, seed: int, layer: int,
+                 hash_bias: bool = True, cache_index: bool = True, bias: bool = True):
+        super().__init__((out_features, in_features), num_buckets, seed, layer, bias, hash_bias, cache_index)
+        self.in_features, self.out_features = in_features, out_features
+
+    @classmethod
+    def from_dense(cls, layer: nn.Linear, num_buckets: int, seed: int, salt: int, hash_bias: bool = True,
+                   cache_index: bool = True) -> HashedLinear:
+        """A hashed layer of `layer`'s shape, with a bias if it has one (its values are not used);
+        `salt` names the layer in the hashes."""
+        return cls(layer.in_features, layer.out_features, num_buckets, seed, salt, hash_bias=hash_bias,
+                   cache_index=cache_index, bias=layer.bias is not None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
@@ -210,16 +263,15 @@ class HashedLinear(nn.Module):
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"num_buckets={self.num_buckets}, scale={self.scale:.4g}, hash_bias={self.hash_bias}, "
-                f"cache_index={self.cache_index}")
+        return f"in_features={self.in_features}, out_features={self.out_features}, {super().extra_repr()}"
 
 
-class NaiveHashedLinear(HashedLinear):
-    """The obvious version: an int64 index and a float sign of virtual size, gathered under autograd.
+class NaiveHashed:
+    """Mixin for the obvious version of a hashed layer: an int64 index and a float sign of virtual
+    size, gathered under autograd.
 
-    Same hashes and parameters as HashedLinear; kept as the exactness reference and for the
-    benchmark (12 bytes per virtual weight of buffers, and a slow autograd backward).
+    Same hashes and parameters as the layer it is mixed into; kept as the exactness reference and
+    for the benchmarks (12 bytes per virtual weight of buffers, and a slow autograd backward).
     """
 
     def __init__(self, *args, **kwargs):
@@ -231,9 +283,10 @@ class NaiveHashedLinear(HashedLinear):
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weight and bias, differentiable: autograd's backward is the reference."""
         virtual = (self.buckets * self.scale)[self.index] * self.sign
-        weights = self.out_features * self.in_features
-        weight = virtual[:weights].view(self.out_features, self.in_features)
-        return weight, (virtual[weights:] if self.hash_bias else self.bias)
+        weights = self.fan_out * self.fan_in
+        return virtual[:weights].view(self.weight_shape), (virtual[weights:] if self.hash_bias else self.bias)
 
+
+class NaiveHashedLinear(NaiveHashed, HashedLinear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, *self.weight_and_bias())
