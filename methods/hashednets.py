@@ -8,9 +8,12 @@ from __future__ import annotations
 from torch import nn
 
 from bench.compressible import Site, layer_salt
+from layers.hashed_conv import HashedConv2d
 from layers.hashed_linear import HashedLinear
 from methods.allocation import plan_layers, swap_layers
 from methods.base import Method
+
+HASHED_LAYERS = {"linear": HashedLinear, "conv2d": HashedConv2d}
 
 
 
@@ -40,7 +43,7 @@ class HashedNets(Method):
         sites, counts = self.bucket_counts(model, budget)
 
         def hashed(site: Site, num_buckets: int) -> nn.Module:
-            return HashedLinear(site.fan_in, site.out_features, num_buckets, seed, layer_salt(site.name),
-                                hash_bias=self.hash_bias, cache_index=cache_index)
+            return HASHED_LAYERS[site.kind].from_dense(site.layer, num_buckets, seed, layer_salt(site.name),
+                                                        hash_bias=self.hash_bias, cache_index=cache_index)
 
         return swap_layers(model, sites, hashed, counts)
