@@ -6,6 +6,10 @@ an epoch whose mean training loss exceeds `divergence_factor` times the loss the
 training started (its first batch's), or than a uniform guess's loss ln(classes) where that is
 larger: a healthy run's epochs stay below where it started, and a model that starts far better
 than chance (a pruned net retraining, at a loss near 0.001) may wobble up to a few hundredths.
+A run is also ended as diverged when early stopping gives up on a model that never beat a
+constant guess (always the most frequent validation class): its units died or its outputs
+collapsed, and its error says nothing about the method (seen with narrow conv nets at the
+recipe's learning rate).
 """
 from __future__ import annotations
 
@@ -93,6 +97,7 @@ class Trainer:
         augment_rng = torch.Generator().manual_seed(2**32 + self.seed)  # a stream apart from every shuffle's
         n = len(data.train_y)
         best_state, best_epoch, best_val = None, 0, float("inf")
+        constant_guess_error = 1 - torch.bincount(data.val_y).max().item() / len(data.val_y)
         history, start = [], time.perf_counter()
         start_loss, last_finite_loss = None, None
 
@@ -135,6 +140,9 @@ class Trainer:
             history.append(metrics)
             self.on_epoch(metrics)
             if epoch - best_epoch >= self.patience:
+                if best_val >= constant_guess_error:
+                    raise diverged(epoch, f"no epoch beat a constant guess (best validation error {best_val:.4f}, "
+                                          f"always the most frequent class: {constant_guess_error:.4f})")
                 break
         model.load_state_dict(best_state)
         return FitResult(best_epoch, best_val, len(history), time.perf_counter() - start, history)

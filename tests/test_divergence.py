@@ -108,3 +108,19 @@ def test_a_model_starting_far_better_than_chance_may_wobble_without_diverging(ti
 
     fit = trainer(lr=0.0, epochs=2).fit(softmax_regression(), tiny, loss_fn=nearly_fitted)
     assert fit.epochs_run == 2
+
+
+def test_a_model_that_never_beats_a_constant_guess_is_diverged_when_early_stopping_gives_up(tiny):
+    class Constant(torch.nn.Module):  # logits that ignore the input: at best the most frequent class
+        def __init__(self):
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.zeros(10))
+
+        def forward(self, x):
+            return self.bias.expand(len(x), 10)
+
+    with pytest.raises(TrainingDiverged, match="no epoch beat a constant guess") as caught:
+        trainer(lr=0.0, epochs=5, patience=2).fit(Constant(), tiny)
+    assert caught.value.epoch == 3
+    fit = trainer(lr=0.0, epochs=2, patience=2).fit(Constant(), tiny)  # the epoch budget ended it: no verdict
+    assert fit.epochs_run == 2
