@@ -175,3 +175,19 @@ def test_launcher_configs_compose(launcher, target):
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith(target)
+
+
+def test_every_method_on_the_conv_nets_sweeps_resumes_and_reports(tmp_path):
+    tiny = [o for o in TINY if not o.startswith("model.")]
+    sweep = ("-m", "experiment=smoke", "model=lenet5,resnet20", *tiny, "train.epochs=1", "hydra/launcher=parallel",
+             "hydra.launcher.n_jobs=2")
+    main_py(*sweep, output_root=tmp_path)
+    found = records(tmp_path)
+    methods = {"dense", "nn", "hashednets", "lowrank", "rer", "dk", "hashednets_dk", "pruning", "sketch"}
+    assert {(r["model"], r["method"]) for r in found.values()} == {(m, n) for m in ("lenet5", "resnet20") for n in methods}
+    assert all(r["status"] in ("complete", "diverged") and r["params_stored"] <= r["params_budget"]
+               for r in found.values())
+    again = main_py(*sweep, output_root=tmp_path)  # a relaunch redoes nothing
+    assert again.stdout.count("skipping") == len(found) and records(tmp_path) == found
+    page = leaderboard.write_report(list(found.values()), tmp_path / "report", section_builders=[])["html"].read_text()
+    assert "mnist5k_tiny · lenet5 · 1 epochs" in page and "mnist5k_tiny · resnet20 · 1 epochs" in page
