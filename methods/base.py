@@ -16,15 +16,11 @@ class Method:
     """How to build the compressed model for a budget, what it stores, and how it trains.
 
     Most methods are transforms: `compress` receives the freshly built dense model and swaps its
-    compressible layers (bench/compressible.py) for compressed ones sized to the budget; what it
-    leaves dense (batch norm, the layers named in `keep_dense`) counts in what it stores. A method
-    that needs another dense model (a narrower one, a teacher) overrides `build`, which gets the
-    factory. The rest has defaults that fit methods whose stored numbers are exactly their state
+    compressible layers (bench/compressible.py) for compressed ones sized to the budget
+    (`LayerwiseMethod`). A method that needs another dense model (a narrower one, a teacher)
+    overrides `build`, which gets the factory. The rest has defaults that fit methods whose stored numbers are exactly their state
     dict's floating-point parameters.
     """
-
-    def __init__(self, keep_dense=()):
-        self.keep_dense = tuple(keep_dense or ())
 
     def build(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
         """A model storing at most `budget` numbers.
@@ -71,3 +67,11 @@ class Method:
     def keep_within_bytes(self, limit: int, state_bytes: StateBytes) -> None:
         """Called under a byte budget before `build`. A method whose checkpoint size is decided in
         training (pruning) keeps the limit to honour it then; the others' sizes are fixed by `build`."""
+
+
+class LayerwiseMethod(Method):
+    """A transform that compresses every Linear and Conv2d layer but those named in `keep_dense`;
+    what it leaves dense (those, batch norm) counts in what it stores."""
+
+    def __init__(self, keep_dense=()):
+        self.keep_dense = tuple(keep_dense or ())

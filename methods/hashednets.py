@@ -11,13 +11,13 @@ from bench.compressible import Site, layer_salt
 from layers.hashed_conv import HashedConv2d
 from layers.hashed_linear import HashedLinear
 from methods.allocation import plan_layers, swap_layers
-from methods.base import Method
+from methods.base import LayerwiseMethod
 
 HASHED_LAYERS = {"linear": HashedLinear, "conv2d": HashedConv2d}
 
 
 
-class HashedNets(Method):
+class HashedNets(LayerwiseMethod):
     def __init__(self, hash_bias: bool = True, cache_index: bool = True, keep_dense=()):
         super().__init__(keep_dense)
         self.hash_bias, self.cache_index = hash_bias, cache_index

@@ -32,10 +32,10 @@ from bench.compressible import Site, layer_salt
 from layers.conv_geometry import ConvGeometry
 from layers.low_rank import LowRankConv2d, LowRankLinear
 from methods.allocation import LayerCost, plan_layers, refuse_unfactorable_convs, sizes_within_budget, swap_layers
-from methods.base import Method
+from methods.base import LayerwiseMethod
 
 
-class LowRank(Method):
+class LowRank(LayerwiseMethod):
     def __init__(self, learn_projection: bool = False, keep_dense=()):
         super().__init__(keep_dense)
         self.learn_projection = learn_projection

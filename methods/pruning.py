@@ -24,7 +24,7 @@ from bench.errors import UserError
 from bench.trainer import FitResult
 from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
 from methods.allocation import plan_layers, swap_layers
-from methods.base import Method, StateBytes
+from methods.base import LayerwiseMethod, StateBytes
 from methods.kept_positions import decode, encode, largest_encoding, position_costs
 from methods.random_edge_removal import connections_per_layer, planned_connections
 
@@ -35,7 +35,7 @@ ENCODED_PARTS = ("values", "gaps", "bits")  # methods/kept_positions.py
 RECORD_ALIGNMENT = 64
 
 
-class MagnitudePruning(Method):
+class MagnitudePruning(LayerwiseMethod):
     def __init__(self, scope: str = "layer", rounds: int = 1, retrain_epochs: int | None = None, keep_dense=()):
         super().__init__(keep_dense)
         if scope not in SCOPES:

@@ -16,7 +16,7 @@ from bench.compressible import Site, layer_salt
 from layers.hashing import hash_positions
 from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
 from methods.allocation import LayerPlan, plan_layers, swap_layers
-from methods.base import Method
+from methods.base import LayerwiseMethod
 
 MASK_PURPOSE = 2  # hash purpose id, distinct from HashedNets' buckets (0)
 
@@ -45,7 +45,7 @@ def random_mask(numel: int, keep: int, seed: int, salt: int) -> torch.Tensor:
     return mask
 
 
-class RandomEdgeRemoval(Method):
+class RandomEdgeRemoval(LayerwiseMethod):
     def compress(self, model: nn.Module, budget: int, seed: int) -> nn.Module:
         plan = plan_layers(model, budget, "rer", self.keep_dense)
 

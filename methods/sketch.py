@@ -22,10 +22,10 @@ from bench.compressible import Site, layer_salt
 from layers.conv_geometry import ConvGeometry
 from layers.sketched import SketchedConv2d, SketchedLinear
 from methods.allocation import LayerCost, plan_layers, refuse_unfactorable_convs, sizes_within_budget, swap_layers
-from methods.base import Method
+from methods.base import LayerwiseMethod
 
 
-class Sketch(Method):
+class Sketch(LayerwiseMethod):
     def sketch_sizes(self, model: nn.Module, budget: int) -> tuple[list[Site], list[int]]:
         """The planned layers and the sketch size of each (beyond `in` a sketch only repeats its input)."""
         plan = plan_layers(model, budget, "sketch", self.keep_dense)
