@@ -26,6 +26,6 @@ def call_target(node):
     try:
         return target(**options)
     except TypeError as err:
-        if "unexpected keyword argument" in str(err):
+        if "unexpected keyword argument" in str(err) or "takes no arguments" in str(err):
             raise UserError(f"{node.get('name', node['_target_'])}: {err}") from None
         raise
