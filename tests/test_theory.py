@@ -133,7 +133,7 @@ def test_report_cli_writes_markdown(records, tmp_path):
 
 
 @pytest.mark.parametrize("overrides, named", [
-    (["task=nope"], "task=nope"),
+    (["task=nope"], "task='nope' is unknown"),
     (["experiment=hashed_recovery", "hashed_recovery.num_buckets=1000"], "num_buckets=1000"),
     (["experiment=etf", "etf.student_width=1"], "student_width=1"),
     (["dataset=teacher_student", "dataset.width=10"], "regression"),

@@ -131,4 +131,4 @@ def test_a_bad_search_space_or_a_cell_that_cannot_run_ends_the_sweep_with_one_li
     too_small = tune(tmp_path, "method=nn", "tune.n_trials=2", check=False)  # one hidden unit costs more than 1/64
     assert too_small.returncode == 2
     assert too_small.stderr.strip().splitlines()[-1].startswith("error: tuning study nn-mnist5k_tiny-mlp3-r1_64-")
-    assert "every trial failed" in too_small.stderr and "method=nn cannot fit even one hidden unit" in too_small.stderr
+    assert "every trial failed" in too_small.stderr and "method=nn cannot fit even one unit per hidden layer" in too_small.stderr
