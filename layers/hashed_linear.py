@@ -40,6 +40,8 @@ additions in the same order as autograd's single-threaded backward of the naive 
 bit-identical gradients, deterministic whatever the thread count.
 Serial path (no cache, one thread, or a layer too large for the stream slots, which is warned
 about): a parallel signed gather from the codes, and one serial bucket-sum pass in position order.
+Both are numba kernels on CPU tensors; on a GPU (or with `impl="torch"`) the same Functions run
+with torch ops instead: a gather and an `index_add_` on the codes (see HashedLayer).
 """
 from __future__ import annotations
 
@@ -76,33 +78,56 @@ def _bucket_sum(codes, grad, out):
             out[code >> 1] += grad[p]
 
 
+# An index writes the flat weight and hashed biases from the (scaled) buckets, `scatter`, and
+# writes the buckets' gradient from theirs, `bucket_sum`; all are tensors of the layer's device.
+
 class _StreamIndex:
-    """The cached index as bucket streams: parallel scatter, parallel exact bucket sum."""
+    """The cached index as bucket streams (numba, CPU): parallel scatter, parallel exact bucket sum."""
 
     def __init__(self, fields: tuple):
         self.fields = fields
 
     def scatter(self, buckets, weight, bias) -> None:
-        stream_scatter(*self.fields, buckets, weight, bias)
+        stream_scatter(*self.fields, buckets.numpy(), weight.numpy(), bias.numpy())
 
     def bucket_sum(self, weight_grad, bias_grad, out) -> None:
-        stream_bucket_sum(*self.fields, weight_grad, bias_grad, out)  # writes every bucket
+        stream_bucket_sum(*self.fields, weight_grad.numpy(), bias_grad.numpy(), out.numpy())  # writes every bucket
 
 
 class _PositionIndex:
-    """The index as codes by position: parallel gather, serial bucket sum in position order."""
+    """The index as codes by position (numba, CPU): parallel gather, serial bucket sum in position order."""
 
     def __init__(self, codes: torch.Tensor, num_weights: int):
         self.weight_codes, self.bias_codes = codes[:num_weights].numpy(), codes[num_weights:].numpy()
 
     def scatter(self, buckets, weight, bias) -> None:
-        _signed_gather(buckets, self.weight_codes, weight)
-        _signed_gather(buckets, self.bias_codes, bias)
+        _signed_gather(buckets.numpy(), self.weight_codes, weight.numpy())
+        _signed_gather(buckets.numpy(), self.bias_codes, bias.numpy())
 
     def bucket_sum(self, weight_grad, bias_grad, out) -> None:
-        out[:] = 0
-        _bucket_sum(self.weight_codes, weight_grad, out)  # weights, then biases: the virtual order
-        _bucket_sum(self.bias_codes, bias_grad, out)
+        out.zero_()
+        _bucket_sum(self.weight_codes, weight_grad.numpy(), out.numpy())  # weights, then biases: the virtual order
+        _bucket_sum(self.bias_codes, bias_grad.numpy(), out.numpy())
+
+
+class _TorchIndex:
+    """The codes by position as a torch index, on any device. A code 2 * bucket + negative is a position
+    in the signed table [b0, -b0, b1, -b1, ...] of 2K values: the forward is one `index_select` from
+    it, the backward one `index_add_` into its gradient, then bucket gradient = its + part - its - part.
+    Nothing of virtual size is made but the outputs: the int32 codes index directly."""
+
+    def __init__(self, codes: torch.Tensor, num_weights: int):
+        self.weight_codes, self.bias_codes = codes[:num_weights], codes[num_weights:]
+
+    def scatter(self, buckets, weight, bias) -> None:
+        table = torch.stack((buckets, -buckets), dim=1).view(-1)
+        torch.index_select(table, 0, self.weight_codes, out=weight)
+        torch.index_select(table, 0, self.bias_codes, out=bias)
+
+    def bucket_sum(self, weight_grad, bias_grad, out) -> None:
+        table_grad = out.new_zeros(2 * out.numel())
+        table_grad.index_add_(0, self.weight_codes, weight_grad).index_add_(0, self.bias_codes, bias_grad)
+        torch.sub(table_grad[0::2], table_grad[1::2], out=out)
 
 
 def _materialize(index, buckets: torch.Tensor, weight_shape: tuple[int, ...],
@@ -112,7 +137,7 @@ def _materialize(index, buckets: torch.Tensor, weight_shape: tuple[int, ...],
     The sizes must be the layer's: the compiled kernels write every position of the index unchecked.
     """
     weight, bias = buckets.new_empty(weight_shape), buckets.new_empty(weight_shape[0] * hash_bias)
-    index.scatter(buckets.detach().numpy(), weight.view(-1).numpy(), bias.numpy())
+    index.scatter(buckets.detach(), weight.view(-1), bias)
     return weight, bias
 
 
@@ -129,8 +154,7 @@ class _MaterializeFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, weight_grad, bias_grad):
         grad_buckets = weight_grad.new_empty(ctx.num_buckets)
-        ctx.index.bucket_sum(weight_grad.contiguous().view(-1).numpy(), bias_grad.contiguous().numpy(),
-                             grad_buckets.numpy())
+        ctx.index.bucket_sum(weight_grad.contiguous().view(-1), bias_grad.contiguous(), grad_buckets)
         return grad_buckets.mul_(ctx.scale), None, None, None, None
 
 
@@ -163,7 +187,7 @@ class _HashedLinearFunction(torch.autograd.Function):
         weight_grad = torch.mm(grad_out.t(), x, out=weight)  # the weight is used up: reuse its memory
         grad_buckets = grad_out.new_empty(buckets.numel())
         hashed_bias_grad = grad_bias if ctx.hash_bias else grad_out.new_empty(0)
-        ctx.index.bucket_sum(weight_grad.view(-1).numpy(), hashed_bias_grad.numpy(), grad_buckets.numpy())
+        ctx.index.bucket_sum(weight_grad.view(-1), hashed_bias_grad, grad_buckets)
         return grad_x, grad_buckets.mul_(ctx.scale), None if ctx.hash_bias else grad_bias, None, None, None, None
 
 
@@ -174,19 +198,40 @@ class HashedLayer(nn.Module):
     row-major; the biases are its column fan_in when hashed. `weight_shape` is the dense layer's
     weight shape: (out, in) for a linear layer, (out, in / groups, kh, kw) for a convolution.
     `bias=False`: no bias at all, as the dense layer had none.
+
+    `impl` picks the kernels of the index: "numba" (CPU only: the bucket streams or the serial path
+    below), "torch" (torch ops on any device: an `index_select` from the int32 codes and an
+    `index_add_` into the bucket gradients, equal to the numba path's up to float rounding), or
+    "auto": numba while the layer is on the CPU, torch elsewhere (CUDA). The torch path needs the
+    codes by position: a layer built with bucket streams (numba, cached) regenerates its codes from
+    the seed on its first torch step on its device, and drops the streams, after which the numba
+    path (moved back to the CPU) runs serially on those codes, with the same results.
+
+    Determinism: on the CPU both paths are deterministic. On CUDA the forward's `index_select` is,
+    but the backward's `index_add_` adds with atomics, in an arbitrary order, so the bucket
+    gradients differ in their last bits from run to run (as `F.conv2d`'s backward on CUDA does).
+    `torch.use_deterministic_algorithms(True)` (the harness sets it, with warn_only=True) gives
+    `index_add_` on CUDA its deterministic implementation (`index_put_` with accumulation, which
+    sorts the index: temporaries of virtual size and a slower backward); `torch.mm` on CUDA then
+    also needs CUBLAS_WORKSPACE_CONFIG=:4096:8, else torch warns (raises without warn_only).
     """
 
+    IMPLS = ("auto", "numba", "torch")
+
     def __init__(self, weight_shape: tuple[int, ...], num_buckets: int, seed: int, layer: int,
-                 bias: bool, hash_bias: bool, cache_index: bool):
+                 bias: bool, hash_bias: bool, cache_index: bool, impl: str = "auto"):
+        if impl not in self.IMPLS:
+            raise ValueError(f"impl={impl!r}: must be one of {', '.join(self.IMPLS)}")
         super().__init__()
+        self.impl = impl
         self.weight_shape = tuple(weight_shape)
         self.fan_out, self.fan_in = weight_shape[0], math.prod(weight_shape[1:])
         self.num_buckets, self.seed, self.layer = num_buckets, seed, layer
         self.hash_bias, self.cache_index = bias and hash_bias, cache_index  # hash_bias: has a bias and hashes it
         # The index is regenerated from the seed, so it is not part of the state dict. Cached, it
-        # is grouped into bucket streams, or kept by position if it does not fit them.
+        # is grouped into bucket streams for numba, or kept by position (torch, or too large for them).
         codes = self.signed_codes() if cache_index else None
-        streams = self._bucket_streams(codes) if cache_index else None
+        streams = self._bucket_streams(codes) if cache_index and impl != "torch" else None
         self.bucket_bits = streams.bucket_bits if streams else None
         for name in ("slots", "block_starts", "block_after", "range_starts"):
             self.register_buffer(name, getattr(streams, name) if streams else None, persistent=False)
@@ -215,13 +260,29 @@ class HashedLayer(nn.Module):
         count = self.fan_out * (self.fan_in + int(self.hash_bias))
         return signed_bucket_codes(count, self.num_buckets, self.seed, self.layer)
 
-    def _index(self) -> _StreamIndex | _PositionIndex:
+    def _index(self) -> _StreamIndex | _PositionIndex | _TorchIndex:
         weights = self.fan_out * self.fan_in
+        device = self.buckets.device
+        if self.impl == "torch" or (self.impl == "auto" and device.type != "cpu"):
+            return _TorchIndex(self._codes_on(device), weights)
+        if device.type != "cpu":
+            raise RuntimeError(f"impl='numba' runs on the CPU only; this layer is on {device}: use impl='auto' or 'torch'")
         if self.slots is not None:
             tables = (self.slots, self.block_starts, self.block_after, self.range_starts)
             return _StreamIndex((*(t.numpy() for t in tables), self.bucket_bits, weights))
         # no cache, one thread, or too large for the stream slots: codes by position
-        return _PositionIndex(self.codes if self.codes is not None else self.signed_codes(), weights)
+        return _PositionIndex(self._codes_on(device), weights)
+
+    def _codes_on(self, device: torch.device) -> torch.Tensor:
+        """The codes by position on `device`: the cached ones, or made from the seed (and cached, in
+        place of the bucket streams, if the index is cached)."""
+        if self.codes is not None:
+            return self.codes
+        codes = self.signed_codes().to(device)
+        if self.cache_index:
+            self.codes = codes
+            self.slots = self.block_starts = self.block_after = self.range_starts = self.bucket_bits = None
+        return codes
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weight (of `weight_shape`) and the bias, differentiable w.r.t. the buckets."""
@@ -238,22 +299,22 @@ class HashedLayer(nn.Module):
     def extra_repr(self) -> str:
         return (f"num_buckets={self.num_buckets}, scale={self.scale:.4g}, "
                 f"bias={self.hash_bias or self.bias is not None}, hash_bias={self.hash_bias}, "
-                f"cache_index={self.cache_index}")
+                f"cache_index={self.cache_index}, impl={self.impl}")
 
 
 class HashedLinear(HashedLayer):
     def __init__(self, in_features: int, out_features: int, num_buckets: int, seed: int, layer: int,
-                 hash_bias: bool = True, cache_index: bool = True, bias: bool = True):
-        super().__init__((out_features, in_features), num_buckets, seed, layer, bias, hash_bias, cache_index)
+                 hash_bias: bool = True, cache_index: bool = True, bias: bool = True, impl: str = "auto"):
+        super().__init__((out_features, in_features), num_buckets, seed, layer, bias, hash_bias, cache_index, impl)
         self.in_features, self.out_features = in_features, out_features
 
     @classmethod
     def from_dense(cls, layer: nn.Linear, num_buckets: int, seed: int, salt: int, hash_bias: bool = True,
-                   cache_index: bool = True) -> HashedLinear:
+                   cache_index: bool = True, impl: str = "auto") -> HashedLinear:
         """A hashed layer of `layer`'s shape, with a bias if it has one (its values are not used);
         `salt` names the layer in the hashes."""
         return cls(layer.in_features, layer.out_features, num_buckets, seed, salt, hash_bias=hash_bias,
-                   cache_index=cache_index, bias=layer.bias is not None)
+                   cache_index=cache_index, bias=layer.bias is not None, impl=impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:

@@ -18,9 +18,9 @@ HASHED_LAYERS = {"linear": HashedLinear, "conv2d": HashedConv2d}
 
 
 class HashedNets(LayerwiseMethod):
-    def __init__(self, hash_bias: bool = True, cache_index: bool = True, keep_dense=()):
+    def __init__(self, hash_bias: bool = True, cache_index: bool = True, impl: str = "auto", keep_dense=()):
         super().__init__(keep_dense)
-        self.hash_bias, self.cache_index = hash_bias, cache_index
+        self.hash_bias, self.cache_index, self.impl = hash_bias, cache_index, impl
 
     def bucket_counts(self, model: nn.Module, budget: int):
         """The planned layers and K for each: its share, less its bias where the bias is stored in full."""
@@ -44,6 +44,6 @@ class HashedNets(LayerwiseMethod):
 
         def hashed(site: Site, num_buckets: int) -> nn.Module:
             return HASHED_LAYERS[site.kind].from_dense(site.layer, num_buckets, seed, layer_salt(site.name),
-                                                        hash_bias=self.hash_bias, cache_index=cache_index)
+                                                        hash_bias=self.hash_bias, cache_index=cache_index, impl=self.impl)
 
         return swap_layers(model, sites, hashed, counts)
