@@ -8,17 +8,19 @@ from __future__ import annotations
 from torch import nn
 
 from bench.compressible import Site, layer_salt
+from bench.errors import UserError
 from layers.hashed_conv import HashedConv2d
-from layers.hashed_linear import HashedLinear
+from layers.hashed_linear import HashedLayer, HashedLinear
 from methods.allocation import plan_layers, swap_layers
 from methods.base import LayerwiseMethod
 
 HASHED_LAYERS = {"linear": HashedLinear, "conv2d": HashedConv2d}
 
 
-
 class HashedNets(LayerwiseMethod):
     def __init__(self, hash_bias: bool = True, cache_index: bool = True, impl: str = "auto", keep_dense=()):
+        if impl not in HashedLayer.IMPLS:
+            raise UserError(f"hashednets: impl={impl!r} must be one of {', '.join(HashedLayer.IMPLS)}")
         super().__init__(keep_dense)
         self.hash_bias, self.cache_index, self.impl = hash_bias, cache_index, impl
 
