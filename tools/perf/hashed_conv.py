@@ -36,15 +36,16 @@ BATCHES = (50, 128)
 
 
 class Step:
-    """One training step of a layer on a fixed batch, with a fixed output gradient."""
+    """One training step of a layer on a fixed batch, with a fixed output gradient, on `device`."""
 
-    def __init__(self, layer: nn.Module, batch: int, channels: int, size: int, input_grad: bool):
+    def __init__(self, layer: nn.Module, input_shape: tuple[int, ...], input_grad: bool, device: str = "cpu"):
         generator = torch.Generator().manual_seed(0)
-        self.layer = layer
-        self.x = torch.randn(batch, channels, size, size, generator=generator).requires_grad_(input_grad)
+        self.layer = layer.to(device)
+        self.x = torch.randn(input_shape, generator=generator).to(device).requires_grad_(input_grad)
         with torch.no_grad():
-            out_shape = layer(self.x).shape
-        self.grad_out = torch.randn(out_shape, generator=generator)
+            out_shape = self.layer(self.x).shape
+        self.grad_out = torch.randn(out_shape, generator=generator).to(device)
+        self.synchronize = torch.cuda.synchronize if self.x.is_cuda else lambda: None
         self.optimizer = torch.optim.SGD(layer.parameters(), lr=0.01, momentum=0.9)
 
     def __call__(self) -> None:
@@ -54,10 +55,24 @@ class Step:
         self.optimizer.step()
 
     def seconds(self, steps: int) -> float:
+        self.synchronize()
         started = time.perf_counter()
         for _ in range(steps):
             self()
+        self.synchronize()
         return (time.perf_counter() - started) / steps
+
+
+def interleaved(runs: dict[str, Step], reps: int, steps: int) -> dict[str, list[float]]:
+    """Seconds per step of every run in each repetition, after a warm-up; the order rotates every repetition."""
+    for step in runs.values():
+        step.seconds(2)  # warm-up: allocator, momentum buffers
+    variants = list(runs)
+    samples = {v: [] for v in variants}
+    for rep in range(reps):
+        for v in variants[rep % len(variants):] + variants[:rep % len(variants)]:
+            samples[v].append(runs[v].seconds(steps))
+    return samples
 
 
 def time_variants(layer_spec: tuple, batch: int, ratios: list[str], reps: int, steps: int) -> dict[str, list[float]]:
@@ -68,15 +83,8 @@ def time_variants(layer_spec: tuple, batch: int, ratios: list[str], reps: int, s
     layers = {"dense": dense}
     for ratio in ratios:
         layers[ratio] = HashedConv2d.from_dense(dense, max(1, int(parse_ratio(ratio) * virtual)), seed=1, salt=0)
-    runs = {v: Step(layer, batch, in_channels, size, input_grad=not first) for v, layer in layers.items()}
-    for step in runs.values():
-        step.seconds(2)  # warm-up: allocator, momentum buffers
-    variants = list(runs)
-    samples = {v: [] for v in variants}
-    for rep in range(reps):
-        for v in variants[rep % len(variants):] + variants[:rep % len(variants)]:
-            samples[v].append(runs[v].seconds(steps))
-    return samples
+    runs = {v: Step(layer, (batch, in_channels, size, size), input_grad=not first) for v, layer in layers.items()}
+    return interleaved(runs, reps, steps)
 
 
 def main() -> None:
