@@ -100,9 +100,10 @@ def test_a_checkpoint_trained_on_one_path_loads_on_the_other(make):
         torch.testing.assert_close(loaded(x), trained(x), rtol=1e-5, atol=1e-6)
 
 
-def test_auto_runs_numba_on_the_cpu_bit_identical_to_the_naive_version():
-    layer, naive, x = linear_pair(LINEAR["300x200"], impl="auto")
-    assert_matches(layer, naive, x, rtol=0, atol=0)
+def test_auto_runs_numba_on_the_cpu():
+    auto, _, x = linear_pair(LINEAR["300x200"], impl="auto")
+    numba_layer, _, _ = linear_pair(LINEAR["300x200"], impl="numba")
+    assert_matches(auto, numba_layer, x, rtol=0, atol=0)  # bit for bit; the torch path differs in rounding
 
 
 def test_a_layer_moved_off_the_cpu_regenerates_its_codes_in_place_of_the_streams():
