@@ -103,7 +103,7 @@ def test_a_checkpoint_trained_on_one_path_loads_on_the_other(make):
 def test_auto_runs_numba_on_the_cpu():
     auto, _, x = linear_pair(LINEAR["300x200"], impl="auto")
     numba_layer, _, _ = linear_pair(LINEAR["300x200"], impl="numba")
-    assert_matches(auto, numba_layer, x, rtol=0, atol=0)  # bit for bit; the torch path differs in rounding
+    assert_matches(auto, numba_layer, x, rtol=0, atol=0)  # bit for bit (the torch path may differ in rounding)
 
 
 def test_a_layer_moved_off_the_cpu_regenerates_its_codes_in_place_of_the_streams():
