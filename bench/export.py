@@ -29,7 +29,7 @@ def checkpoint_bytes(method_cfg, factory: ModelFactory, budget: int, seed: int, 
         "model": factory.as_record(),
         "params_budget": budget,
         "seed": seed,
-        "state": state,
+        "state": {key: tensor.cpu() for key, tensor in state.items()},  # host tensors: it loads anywhere
     }
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
@@ -43,12 +43,12 @@ def export_compressed(path: Path, method, method_cfg, factory: ModelFactory, bud
     return Path(path).stat().st_size
 
 
-def load_compressed(path: Path):
-    """Rebuild the trained model from a compressed checkpoint (in eval mode)."""
+def load_compressed(path: Path, device: torch.device | str = "cpu"):
+    """Rebuild the trained model from a compressed checkpoint, on `device` (in eval mode)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if checkpoint.get("format") != FORMAT:
         raise ValueError(f"{path} is not a compressed checkpoint of format {FORMAT}")
     method = call_target(checkpoint["method_config"])
     model = method.build(ModelFactory.from_record(checkpoint["model"]), checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
-    return model.eval()
+    return model.to(device).eval()
