@@ -6,6 +6,7 @@ the file's name (torch.save names its zip archive after the file it writes to).
 """
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from bench.model_factory import ModelFactory
 FORMAT = "compression-bench/compressed-checkpoint/v2"
 
 
+def on_host(state: dict) -> dict:
+    """A copy of a state dict with its tensors on the host; its type and torch's `_metadata` are kept,
+    so it serializes to the same bytes as the state of a model on the CPU."""
+    host = copy.copy(state)
+    host.update((key, tensor.cpu()) for key, tensor in state.items())
+    return host
+
+
 def checkpoint_bytes(method_cfg, factory: ModelFactory, budget: int, seed: int, state: dict) -> bytes:
     """The serialized checkpoint of a method's exported `state`: with the dense model's resolved config
     node, the method's, the parameter budget `build` is called with and the seed, it rebuilds the model."""
@@ -29,7 +38,7 @@ def checkpoint_bytes(method_cfg, factory: ModelFactory, budget: int, seed: int, 
         "model": factory.as_record(),
         "params_budget": budget,
         "seed": seed,
-        "state": {key: tensor.cpu() for key, tensor in state.items()},  # host tensors: it loads anywhere
+        "state": on_host(state),  # it loads anywhere
     }
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)

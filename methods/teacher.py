@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from bench.errors import UserError
+from bench.export import on_host
 from bench.files import write_atomically
 from bench.model_factory import ModelFactory
 
@@ -50,9 +51,8 @@ def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path,
             return teacher.eval(), _load(teacher, path, key)
         log.info("dark knowledge: training the dense teacher (cached as %s)", path)
         fit = trainer.fit(teacher, data, phase="teacher")
-    state = {name: tensor.cpu() for name, tensor in teacher.state_dict().items()}
-    checkpoint = {"format": FORMAT, "key": key, "state": state, "val_error": fit.best_val_error,
-                  "best_epoch": fit.best_epoch}
+    checkpoint = {"format": FORMAT, "key": key, "state": on_host(teacher.state_dict()),
+                  "val_error": fit.best_val_error, "best_epoch": fit.best_epoch}
     write_atomically(path, lambda tmp: torch.save(checkpoint, tmp))
     return teacher.eval(), {"cache_file": str(path), "reused": False, "val_error": fit.best_val_error,
                             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
