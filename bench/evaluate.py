@@ -2,13 +2,17 @@
 import torch
 from torch import nn
 
+from bench.device import model_device
+
 
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """The model's outputs in eval mode (no dropout), computed in batches."""
+    """The model's outputs in eval mode (no dropout), computed in batches on the model's device (where
+    they stay), wherever `x` lives."""
     was_training = model.training
     model.eval()
-    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    device = model_device(model)
+    out = torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
     model.train(was_training)
     return out
 
@@ -19,4 +23,5 @@ def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> to
 
 def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of misclassified examples, in [0, 1]."""
-    return (predictions(model, x) != y).sum().item() / len(y)  # exact count ratio, not a float32 mean
+    predicted = predictions(model, x)
+    return (predicted != y.to(predicted.device)).sum().item() / len(y)  # exact count ratio, not a float32 mean

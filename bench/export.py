@@ -6,6 +6,7 @@ the file's name (torch.save names its zip archive after the file it writes to).
 """
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from bench.model_factory import ModelFactory
 FORMAT = "compression-bench/compressed-checkpoint/v2"
 
 
+def on_host(state: dict) -> dict:
+    """A copy of a state dict with its tensors on the host; its type and torch's `_metadata` are kept,
+    so it serializes to the same bytes as the state of a model on the CPU."""
+    host = copy.copy(state)
+    host.update((key, tensor.cpu()) for key, tensor in state.items())
+    return host
+
+
 def checkpoint_bytes(method_cfg, factory: ModelFactory, budget: int, seed: int, state: dict) -> bytes:
     """The serialized checkpoint of a method's exported `state`: with the dense model's resolved config
     node, the method's, the parameter budget `build` is called with and the seed, it rebuilds the model."""
@@ -29,7 +38,7 @@ def checkpoint_bytes(method_cfg, factory: ModelFactory, budget: int, seed: int, 
         "model": factory.as_record(),
         "params_budget": budget,
         "seed": seed,
-        "state": state,
+        "state": on_host(state),  # it loads anywhere
     }
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
@@ -43,12 +52,12 @@ def export_compressed(path: Path, method, method_cfg, factory: ModelFactory, bud
     return Path(path).stat().st_size
 
 
-def load_compressed(path: Path):
-    """Rebuild the trained model from a compressed checkpoint (in eval mode)."""
+def load_compressed(path: Path, device: torch.device | str = "cpu"):
+    """Rebuild the trained model from a compressed checkpoint, on `device` (in eval mode)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if checkpoint.get("format") != FORMAT:
         raise ValueError(f"{path} is not a compressed checkpoint of format {FORMAT}")
     method = call_target(checkpoint["method_config"])
     model = method.build(ModelFactory.from_record(checkpoint["model"]), checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
-    return model.eval()
+    return model.to(device).eval()

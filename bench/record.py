@@ -15,8 +15,9 @@ from bench.files import write_json_atomically
 RESULT_FILE = "result.json"
 # Keys that change where or how a run is reported, or whether it is redone, not what it computes.
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
-# `search_space` steer studies (bench/tuning/study.py), not what one run computes.
-NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space")
+# `search_space` steer studies (bench/tuning/study.py), not what one run computes. `device` decides
+# where it computes: a GPU's numbers may differ in the last bits, so the record says which device ran.
+NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "device")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 # Options whose default is what every run did before the option existed: left out of the
 # identity at that default, so adding the option does not rename those runs.

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.device import model_device
 from bench.evaluate import error_rate
 
 # loss_fn(logits, labels, batch_index, inputs): batch_index indexes the training set, so a hook can
@@ -86,7 +87,9 @@ class Trainer:
         """Train, then load the weights of the epoch with the lowest validation error into `model`.
 
         Stops early after `patience` epochs without a new best; raises `TrainingDiverged` (see the
-        module's docstring). The test set is never touched.
+        module's docstring). The test set is never touched. The random numbers come from CPU
+        generators on every device; each batch is taken where the data live and moved to the model's
+        device (a no-op for data on it, bench/device.py).
         """
         epochs = self.epochs if epochs is None else epochs
         optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
@@ -95,7 +98,7 @@ class Trainer:
         shuffle = torch.Generator().manual_seed(self.seed)
         augment = getattr(data, "augment", None)
         augment_rng = torch.Generator().manual_seed(2**32 + self.seed)  # a stream apart from every shuffle's
-        n = len(data.train_y)
+        n, device = len(data.train_y), model_device(model)
         best_state, best_epoch, best_val = None, 0, float("inf")
         constant_guess_error = 1 - torch.bincount(data.val_y).max().item() / len(data.val_y)
         history, start = [], time.perf_counter()
@@ -106,14 +109,14 @@ class Trainer:
 
         for epoch in range(1, epochs + 1):
             model.train()
-            order = torch.randperm(n, generator=shuffle)
+            order = torch.randperm(n, generator=shuffle).to(data.train_y.device)
             loss_sum = 0.0
             for first in range(0, n, self.batch_size):
                 batch = order[first:first + self.batch_size]
-                x = data.train_x[batch]
+                x, y = data.train_x[batch].to(device), data.train_y[batch].to(device)
                 if augment is not None:
                     x = augment(x, augment_rng)
-                loss = loss_fn(model(x), data.train_y[batch], batch, x)
+                loss = loss_fn(model(x), y, batch.to(device), x)
                 batch_loss = loss.item()
                 if not math.isfinite(batch_loss):
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")

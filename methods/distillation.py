@@ -26,6 +26,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from bench.components import call_target
+from bench.device import model_device
 from bench.errors import UserError
 from bench.evaluate import logits
 from bench.model_factory import ModelFactory
@@ -57,7 +58,8 @@ class Distillation(Method):
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
         teacher_trainer = Trainer.from_config(self.teacher_train, trainer.seed, on_epoch=trainer.on_epoch)
-        teacher, teacher_notes = cached_teacher(self.teacher, teacher_trainer, data, self.teacher_cache)
+        teacher, teacher_notes = cached_teacher(self.teacher, teacher_trainer, data, self.teacher_cache,
+                                                model_device(model))
         t, w = self.temperature, self.soft_weight
         # fixed inputs: the teacher's targets once, up front; augmented ones: the teacher sees each batch
         # as the student does

@@ -54,7 +54,9 @@ def position_costs(mask: torch.Tensor) -> PositionCosts:
 
 
 def encode(weight: torch.Tensor, mask: torch.Tensor) -> dict:
-    """The kept values of a flat weight and where they are, in the smaller encoding for this flat mask."""
+    """The kept values of a flat weight and where they are, in the smaller encoding for this flat mask
+    (host tensors, wherever the weight lives)."""
+    weight, mask = weight.cpu(), mask.cpu()
     positions = mask.nonzero().flatten()
     values = weight[positions].float()
     if position_costs(mask).chosen == "bitmap":

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from bench.errors import UserError
+from bench.export import on_host
 from bench.files import write_atomically
 from bench.model_factory import ModelFactory
 
@@ -27,7 +28,7 @@ def data_digest(data) -> str:
     """sha256 of the training and validation tensors (the test set plays no part in a teacher)."""
     digest = hashlib.sha256()
     for tensor in (data.train_x, data.train_y, data.val_x, data.val_y):
-        digest.update(tensor.contiguous().numpy().tobytes())
+        digest.update(tensor.cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -36,20 +37,22 @@ def teacher_key(factory: ModelFactory, trainer, data) -> dict:
             "recipe": trainer.recipe()}
 
 
-def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path) -> tuple[nn.Module, dict]:
-    """The trained dense teacher for this run (loaded or trained and stored), and notes on it."""
+def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path,
+                   device: torch.device) -> tuple[nn.Module, dict]:
+    """The trained dense teacher for this run on `device` (loaded or trained and stored), and notes on
+    it. The cache holds host tensors: a teacher trained on one device is reused on any other."""
     key = teacher_key(factory, trainer, data)
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"teacher-{key_hash}.pt"
     with torch.random.fork_rng():  # the run's own random stream is the same whether or not it is cached
         torch.manual_seed(trainer.seed)
-        teacher = factory.build()
+        teacher = factory.build().to(device)  # built on the host: the same weights on every device
         if path.exists():
             return teacher.eval(), _load(teacher, path, key)
         log.info("dark knowledge: training the dense teacher (cached as %s)", path)
         fit = trainer.fit(teacher, data, phase="teacher")
-    checkpoint = {"format": FORMAT, "key": key, "state": teacher.state_dict(), "val_error": fit.best_val_error,
-                  "best_epoch": fit.best_epoch}
+    checkpoint = {"format": FORMAT, "key": key, "state": on_host(teacher.state_dict()),
+                  "val_error": fit.best_val_error, "best_epoch": fit.best_epoch}
     write_atomically(path, lambda tmp: torch.save(checkpoint, tmp))
     return teacher.eval(), {"cache_file": str(path), "reused": False, "val_error": fit.best_val_error,
                             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}

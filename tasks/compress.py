@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.budget import parse_budget_unit, parse_ratio
 from bench.components import call_target
+from bench.device import describe_device, make_deterministic, place_data, resolve_device
 from bench.evaluate import error_rate
 from bench.export import export_compressed
 from bench.hparams import with_hparams
@@ -39,11 +40,12 @@ def model_options(cfg: DictConfig) -> dict:
 def summary(cfg: DictConfig) -> dict:
     """What names the run in its record, known before it starts (so failed runs show up too)."""
     ratio = parse_ratio(cfg.ratio)
+    resolve_device(cfg.device)  # a bad device ends the run before anything is claimed or loaded
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
             "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
             "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "model_options": model_options(cfg),
             "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "budget_unit": parse_budget_unit(cfg.budget.unit),
-            "evaluate_test": bool(cfg.evaluate_test),
+            "evaluate_test": bool(cfg.evaluate_test), "device_requested": cfg.device,
             "hparams": OmegaConf.to_container(cfg.hparams, resolve=True)}
 
 
@@ -59,10 +61,9 @@ def use_tuned_hparams(cfg: DictConfig) -> dict:
 
 def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     ratio = parse_ratio(cfg.ratio)
+    device = resolve_device(cfg.device)
+    determinism = make_deterministic(device)
     torch.manual_seed(cfg.seed)
-    # Same seed -> same result on CPU: without this, scatter-adds (e.g. the gradient of a
-    # hashed layer) sum in thread-dependent order. Warn-only where no such kernel exists.
-    torch.use_deterministic_algorithms(True, warn_only=True)
     train_cfg, method_cfg = with_hparams(cfg)
     data = call_target(cfg.dataset)
     factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
@@ -70,6 +71,8 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
     model = method.build(factory, budget.build_params, cfg.seed)
     budget.require_within(method, model)
+    model.to(device)
+    data = place_data(data, device)
 
     run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
     group = cfg.logger.get("group") or sweep_name()
@@ -77,7 +80,8 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
-              "versions": library_versions()}
+              "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
+              "data_on_device": data.train_x.device == device}
     try:
         fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
     except TrainingDiverged as diverged:  # a status, never a number: no test error, no checkpoint

@@ -5,12 +5,23 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from bench.components import call_target
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The devices a behaviour test runs on: the CPU, and CUDA where a GPU is present (`pytest -m gpu`
+# selects only those; without a GPU they are skipped, and the GPU paths go untested).
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device")])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    return request.param
 
 
 def run_main(*overrides: str, output_root: Path, check: bool = True) -> subprocess.CompletedProcess:

@@ -28,6 +28,11 @@ def test_shape_kept_and_the_same_generator_seed_gives_the_same_batch():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_the_same_generator_gives_the_same_batch_on_every_device(device):
+    x, augment = batch(), TensorAugment(crop_padding=2, flip=True)
+    assert torch.equal(augment(x.to(device), generator(1)).cpu(), augment(x, generator(1)))
+
+
 def test_flip_mirrors_some_images_left_to_right_and_leaves_the_others():
     x = batch()
     out = TensorAugment(crop_padding=0, flip=True)(x, generator(0))
