@@ -87,6 +87,24 @@ def time_variants(layer_spec: tuple, batch: int, ratios: list[str], reps: int, s
     return interleaved(runs, reps, steps)
 
 
+def print_header(ratios: list[str]) -> None:
+    header = f"{'layer':22s} {'batch':>5s} {'dense ms':>9s}"
+    for ratio in ratios:
+        header += f" | {ratio + ' ms':>9s} {'x dense':>7s} {'best x':>6s}"
+    print(header)
+
+
+def print_row(name: str, batch: int, samples: dict[str, list[float]], ratios: list[str]) -> None:
+    """Median milliseconds per step, its ratio to dense's, and the ratio of the fastest repetitions."""
+    median = {v: statistics.median(s) for v, s in samples.items()}
+    best = {v: min(s) for v, s in samples.items()}
+    row = f"{name:22s} {batch:5d} {1000 * median['dense']:9.3f}"
+    for ratio in ratios:
+        row += (f" | {1000 * median[ratio]:9.3f} {median[ratio] / median['dense']:7.2f} "
+                f"{best[ratio] / best['dense']:6.2f}")
+    print(row, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ratios", nargs="+", default=["1/8", "1/64"], help="K as fractions of the virtual weights")
@@ -101,20 +119,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (numba {numba.get_num_threads()}); "
           f"median of {args.reps} interleaved repetitions x {args.steps} steps; x dense = step time / dense's, "
           "best x = ratio of the fastest repetitions\n")
-    header = f"{'layer':22s} {'batch':>5s} {'dense ms':>9s}"
-    for ratio in args.ratios:
-        header += f" | {ratio + ' ms':>9s} {'x dense':>7s} {'best x':>6s}"
-    print(header)
+    print_header(args.ratios)
     for layer_spec in LAYERS:
         for batch in BATCHES:
-            samples = time_variants(layer_spec, batch, args.ratios, args.reps, args.steps)
-            median = {v: statistics.median(s) for v, s in samples.items()}
-            best = {v: min(s) for v, s in samples.items()}
-            row = f"{layer_spec[0]:22s} {batch:5d} {1000 * median['dense']:9.3f}"
-            for ratio in args.ratios:
-                row += (f" | {1000 * median[ratio]:9.3f} {median[ratio] / median['dense']:7.2f} "
-                        f"{best[ratio] / best['dense']:6.2f}")
-            print(row, flush=True)
+            print_row(layer_spec[0], batch, time_variants(layer_spec, batch, args.ratios, args.reps, args.steps),
+                      args.ratios)
 
 
 if __name__ == "__main__":

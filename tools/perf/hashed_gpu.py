@@ -13,7 +13,6 @@ step, its ratio to dense, and the ratio of the fastest repetitions ("best x").
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import torch
 from torch import nn
@@ -22,7 +21,7 @@ from bench.budget import parse_ratio
 from layers.hashed_conv import HashedConv2d
 from layers.hashed_linear import HashedLinear
 from tools.perf.hashed_conv import LAYERS as CONV_LAYERS
-from tools.perf.hashed_conv import Step, interleaved
+from tools.perf.hashed_conv import Step, interleaved, print_header, print_row
 
 LINEAR_SHAPES = ((784, 1000), (1000, 1000))
 BATCHES = (50, 256, 1024)
@@ -63,24 +62,14 @@ def main() -> None:
     where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
     print(f"torch {torch.__version__} on {where}; impl=torch; median of {args.reps} interleaved repetitions x "
           f"{args.steps} steps; x dense = step time / dense's, best x = ratio of the fastest repetitions\n")
-    header = f"{'layer':22s} {'batch':>5s} {'dense ms':>9s}"
-    for ratio in args.ratios:
-        header += f" | {ratio + ' ms':>9s} {'x dense':>7s} {'best x':>6s}"
-    print(header)
+    print_header(args.ratios)
     layers = [(f"linear {i}x{o}", lambda batch, i=i, o=o: linear_runs(i, o, batch, args.ratios, args.device))
               for i, o in LINEAR_SHAPES]
     layers += [(spec[0], lambda batch, spec=spec: conv_runs(spec, batch, args.ratios, args.device))
                for spec in CONV_LAYERS]
     for name, runs in layers:
         for batch in args.batches:
-            samples = interleaved(runs(batch), args.reps, args.steps)
-            median = {v: statistics.median(s) for v, s in samples.items()}
-            best = {v: min(s) for v, s in samples.items()}
-            row = f"{name:22s} {batch:5d} {1000 * median['dense']:9.3f}"
-            for ratio in args.ratios:
-                row += (f" | {1000 * median[ratio]:9.3f} {median[ratio] / median['dense']:7.2f} "
-                        f"{best[ratio] / best['dense']:6.2f}")
-            print(row, flush=True)
+            print_row(name, batch, interleaved(runs(batch), args.reps, args.steps), args.ratios)
 
 
 if __name__ == "__main__":
