@@ -49,7 +49,8 @@ def plan_layers(model: nn.Module, budget: int, method: str, keep_dense=()) -> La
     return plan
 
 
-def swap_layers(model: nn.Module, sites: list[Site], make: Callable[[Site, int], nn.Module], sizes: list[int]) -> nn.Module:
+def swap_layers(model: nn.Module, sites: list[Site], make: Callable[[Site, int], nn.Module],
+                sizes: list[int]) -> nn.Module:
     """Replace every planned layer by `make(site, size)`; return the model."""
     for site, size in zip(sites, sizes):
         replace_layer(model, site.name, make(site, size))

@@ -18,8 +18,8 @@ class Method:
     Most methods are transforms: `compress` receives the freshly built dense model and swaps its
     compressible layers (bench/compressible.py) for compressed ones sized to the budget
     (`LayerwiseMethod`). A method that needs another dense model (a narrower one, a teacher)
-    overrides `build`, which gets the factory. The rest has defaults that fit methods whose stored numbers are exactly their state
-    dict's floating-point parameters.
+    overrides `build`, which gets the factory. The rest has defaults that fit methods whose stored
+    numbers are exactly their state dict's floating-point parameters.
     """
 
     def build(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:

@@ -46,6 +46,7 @@ class HashedNets(LayerwiseMethod):
 
         def hashed(site: Site, num_buckets: int) -> nn.Module:
             return HASHED_LAYERS[site.kind].from_dense(site.layer, num_buckets, seed, layer_salt(site.name),
-                                                        hash_bias=self.hash_bias, cache_index=cache_index, impl=self.impl)
+                                                        hash_bias=self.hash_bias, cache_index=cache_index,
+                                                        impl=self.impl)
 
         return swap_layers(model, sites, hashed, counts)
