@@ -31,10 +31,6 @@ class ModelFactory:
     def as_record(self) -> dict:
         return {"node": self.node, "input_shape": list(self.input_shape), "num_classes": self.num_classes}
 
-    @property
-    def name(self) -> str:
-        return self.node.get("name", self.node["_target_"])
-
     def build(self, **options):
         """A freshly initialised dense model; `options` override the node's (e.g. width=0.5)."""
         return call_target({**self.node, **options, "input_shape": self.input_shape, "num_classes": self.num_classes})
