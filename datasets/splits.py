@@ -7,6 +7,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from bench.errors import UserError
+
 
 @dataclass
 class DataSplits:
@@ -23,6 +25,25 @@ class DataSplits:
     notes: dict = field(default_factory=dict)  # provenance: source, fallback reason, base digits...
     # augment(x, generator) -> x: random changes to a training batch (datasets/augment.py), or None
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+
+    def __post_init__(self):
+        """Every loader's labels are checked here: a label out of range would be trained on and
+        counted as a wrong answer, never as the damaged data it is."""
+        for split in ("train", "val", "test"):
+            labels = getattr(self, f"{split}_y")
+            if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+                raise UserError(f"data set {self.name} ({self._source()}): {split} labels are {labels.dtype}; "
+                                f"expected integer class labels")
+            bad = ((labels < 0) | (labels >= self.num_classes)).nonzero()
+            if len(bad):
+                index = int(bad[0])
+                raise UserError(f"data set {self.name} ({self._source()}): {split} label {int(labels[index])} at "
+                                f"index {index} ({len(bad)} such); expected 0 <= label < {self.num_classes} "
+                                f"(a corrupt or foreign label file?)")
+
+    def _source(self) -> str:
+        files = self.notes.get("files")
+        return ", ".join(map(str, files)) if files else self.notes.get("source", "source unknown")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
