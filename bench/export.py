@@ -68,8 +68,9 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
         except UnreadableStateFile:
             record = {}
     expected = record.get("checkpoint_sha256")
-    if expected is not None and file_sha256(path) != expected:
-        raise UserError(f"checkpoint {path} is damaged or not its run's: its sha256 is {file_sha256(path)}, "
+    actual = file_sha256(path) if expected is not None and path.is_file() else expected
+    if actual != expected:
+        raise UserError(f"checkpoint {path} is damaged or not its run's: its sha256 is {actual}, "
                         f"the record says {expected}")
     try:
         checkpoint = load_torch_dict(path)

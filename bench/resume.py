@@ -62,9 +62,10 @@ def checkpoint_problem(run_dir: Path, record: dict) -> str | None:
     if not path.is_file():
         return f"its {CHECKPOINT_FILE} is missing"
     expected = record.get("checkpoint_sha256")
-    if expected is not None and file_sha256(path) != expected:
-        return f"its {CHECKPOINT_FILE} is not the one it recorded (sha256 {file_sha256(path)[:12]}..., " \
-               f"recorded {str(expected)[:12]}...)"
+    actual = file_sha256(path) if expected is not None else None
+    if actual != expected:
+        return (f"its {CHECKPOINT_FILE} is not the one it recorded (sha256 {actual[:12]}..., "
+                f"recorded {str(expected)[:12]}...)")
     return None
 
 

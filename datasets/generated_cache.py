@@ -77,7 +77,8 @@ def _read_checked(path: Path, manifest: dict) -> tuple[dict | None, str | None]:
         return None, f"{path.name} unreadable ({err})"
     found = checksum(arrays)
     if found != manifest.get("checksum_sha256"):
-        return None, f"{path.name}: checksum {found[:12]}... does not match the manifest's {str(manifest.get('checksum_sha256'))[:12]}..."
+        return None, (f"{path.name}: checksum {found[:12]}... does not match the manifest's "
+                      f"{str(manifest.get('checksum_sha256'))[:12]}...")
     return arrays, None
 
 
