@@ -55,13 +55,15 @@ class DataSplits:
 
 
 def as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """[0, 255] images, grey (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]; labels -> int64."""
+    """[0, 255] images, grey (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]; integer labels -> int64
+    (other labels keep their type, for DataSplits to refuse rather than truncate)."""
     x = torch.tensor(np.asarray(images), dtype=torch.float32).div_(255)  # a copy: never the caller's array
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.dim() != 4:
         raise ValueError(f"images of shape {tuple(images.shape)}; expected (N, H, W) or (N, C, H, W)")
-    return x, torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    labels = np.asarray(labels)
+    return x, torch.as_tensor(labels, dtype=torch.int64 if np.issubdtype(labels.dtype, np.integer) else None)
 
 
 def stratified_holdout(labels: np.ndarray, per_class: int | None = None, fraction: float | None = None,

@@ -1,14 +1,17 @@
 """A label out of range, or not an integer, ends the run with one `error:` line naming the data set and the
 label: never trained on and counted as a wrong answer."""
+import numpy as np
 import pytest
 import torch
 
 from bench.errors import UserError
 from conftest import run_main
 from datasets.fashion_mnist import load_fashion_mnist
+from datasets.larochelle import load_larochelle
 from datasets.mnist5k import load_mnist5k
-from datasets.splits import DataSplits
+from datasets.splits import DataSplits, as_tensors
 from idx_files import write_idx, write_mnist_like
+from test_dataset_files import write_amat
 
 
 def splits_with(labels: dict, num_classes: int = 10) -> DataSplits:
@@ -67,3 +70,21 @@ def test_a_damaged_fashion_mnist_file_ends_the_run_with_one_error_line(tmp_path,
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: ") and expected in errors[0], done.stderr
+
+
+def test_fractional_labels_are_refused_not_truncated():
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    x, y = as_tensors(images, np.array([0.0, 1.5, 2.0, 3.0]))
+    with pytest.raises(UserError, match="train labels are torch.float64"):
+        DataSplits("toy", x, y, x, y.long(), x, y.long(), num_classes=10)
+    assert as_tensors(images, np.array([0, 1, 2, 3], dtype=np.uint8))[1].dtype == torch.int64
+
+
+def test_an_amat_label_out_of_range_is_named_with_its_file(tmp_path):
+    write_amat(tmp_path / "convex_train.amat", 10)
+    table = write_amat(tmp_path / "convex_test.amat", 5)
+    table[3, 784] = 5  # convex has 2 classes
+    np.savetxt(tmp_path / "convex_test.amat", table, fmt="%.6e")
+    with pytest.raises(UserError) as err:
+        load_larochelle("convex", source="amat", amat_dir=str(tmp_path), train_size=8, val_size=2, test_size=5)
+    assert str(tmp_path / "convex_test.amat") in str(err.value) and "0..1" in str(err.value)
