@@ -14,8 +14,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench.components import call_target
+from bench.errors import UserError
 from bench.files import write_atomically
 from bench.model_factory import ModelFactory
+from bench.record import RESULT_FILE
+from bench.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
 
 FORMAT = "compression-bench/compressed-checkpoint/v2"
 
@@ -52,11 +55,29 @@ def export_compressed(path: Path, method, method_cfg, factory: ModelFactory, bud
     return Path(path).stat().st_size
 
 
-def load_compressed(path: Path, device: torch.device | str = "cpu"):
-    """Rebuild the trained model from a compressed checkpoint, on `device` (in eval mode)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict | None = None):
+    """Rebuild the trained model from a compressed checkpoint, on `device` (in eval mode).
+
+    The checkpoint's bytes must match the sha256 its run recorded: `record`'s, else that of the
+    `result.json` beside it (a checkpoint without either is loaded unchecked).
+    """
+    path = Path(path)
+    if record is None:
+        try:
+            record = read_json_object(path.parent / RESULT_FILE) or {}
+        except UnreadableStateFile:
+            record = {}
+    expected = record.get("checkpoint_sha256")
+    actual = file_sha256(path) if expected is not None and path.is_file() else expected
+    if actual != expected:
+        raise UserError(f"checkpoint {path} is damaged or not its run's: its sha256 is {actual}, "
+                        f"the record says {expected}")
+    try:
+        checkpoint = load_torch_dict(path)
+    except UnreadableStateFile as err:
+        raise UserError(f"checkpoint {path}: {err}") from None
     if checkpoint.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a compressed checkpoint of format {FORMAT}")
+        raise UserError(f"{path} is not a compressed checkpoint of format {FORMAT}")
     method = call_target(checkpoint["method_config"])
     model = method.build(ModelFactory.from_record(checkpoint["model"]), checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])

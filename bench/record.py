@@ -13,6 +13,7 @@ from bench.budget import parse_ratio
 from bench.files import write_json_atomically
 
 RESULT_FILE = "result.json"
+CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpoint_sha256`)
 # Keys that change where or how a run is reported, or whether it is redone, not what it computes.
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
 # `search_space` steer studies (bench/tuning/study.py), not what one run computes. `device` decides

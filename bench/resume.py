@@ -6,6 +6,8 @@ files; the hash covers the resolved experiment config, not output paths or logge
 - a `complete` or `diverged` `result.json`: the run is skipped (`rerun=true` forces it again);
 - `status: running` that no live process holds: an interrupted (killed) run, redone;
 - `status: failed`: redone;
+- a `complete` record whose checkpoint is missing or differs from the digest it records: redone;
+- a record that cannot be read or is not a JSON object: moved aside (`result.json.corrupt-<n>`), redone;
 - a live process holding the directory's lock (the same experiment launched twice at once):
   skipped, so two processes never write the same directory.
 
@@ -16,14 +18,14 @@ from __future__ import annotations
 
 import datetime
 import fcntl
-import json
 import logging
 import os
 import socket
 from pathlib import Path
 
 from bench.files import write_json_atomically
-from bench.record import RESULT_FILE, config_hash, experiment_config
+from bench.record import CHECKPOINT_FILE, RESULT_FILE, config_hash, experiment_config
+from bench.state_files import UnreadableStateFile, file_sha256, quarantine, read_json_object
 
 log = logging.getLogger("bench")
 
@@ -39,10 +41,32 @@ def run_dir_of(output_root, cfg) -> Path:
 
 
 def read_record(run_dir: Path) -> dict | None:
+    """The run's record; None when there is none. One that cannot be read is moved aside (and None)."""
+    path = Path(run_dir) / RESULT_FILE
     try:
-        return json.loads((Path(run_dir) / RESULT_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return read_json_object(path)
+    except UnreadableStateFile as err:
+        quarantine(path, str(err))
         return None
+
+
+def checkpoint_problem(run_dir: Path, record: dict) -> str | None:
+    """Why a `complete` record's checkpoint cannot be trusted (missing, or not the bytes it records), or None.
+
+    Records that name no checkpoint (diverged runs, theory experiments) have nothing to check; records
+    older than `checkpoint_sha256` are checked for the file only.
+    """
+    if record.get("status") != "complete" or not {"checkpoint_sha256", "bytes_on_disk"} & record.keys():
+        return None
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        return f"its {CHECKPOINT_FILE} is missing"
+    expected = record.get("checkpoint_sha256")
+    actual = file_sha256(path) if expected is not None else None
+    if actual != expected:
+        return (f"its {CHECKPOINT_FILE} is not the one it recorded (sha256 {actual[:12]}..., "
+                f"recorded {str(expected)[:12]}...)")
+    return None
 
 
 class RunSlot:
@@ -94,7 +118,10 @@ def claim_run_dir(cfg, summary: dict, rerun: bool = False) -> RunSlot:
         lock_file.close()
         return RunSlot(run_dir, start_record, skip_reason="another live process is running this experiment now")
     previous = read_record(run_dir)
-    if previous and previous.get("status") in FINAL_STATUSES and not rerun:
+    problem = checkpoint_problem(run_dir, previous) if previous else None
+    if problem:
+        log.warning("run %s: recorded complete, but %s; running it again", run_dir.name, problem)
+    elif previous and previous.get("status") in FINAL_STATUSES and not rerun:
         lock_file.close()
         return RunSlot(run_dir, start_record, previous=previous,
                        skip_reason=f"already {previous['status']} (rerun=true runs it again)")

@@ -2,7 +2,8 @@
 
 CACHE_DIR/NAME/KEY/{arrays.npz, manifest.json}, KEY a hash of everything that shapes the
 arrays (generator version, seed, base, sizes, options). A cache whose arrays do not match
-the manifest's checksum is regenerated, loudly, never used.
+the manifest's checksum, or whose manifest cannot be read, is regenerated, loudly, never used;
+the rejected files are moved aside (`.corrupt-<n>`), not overwritten.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from bench.files import write_atomically, write_json_atomically
+from bench.state_files import UnreadableStateFile, quarantine, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,17 @@ def cached_arrays(cache_dir: str | Path, name: str, recipe: dict, generate: Call
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(cache_dir) / name / key
     arrays_path, manifest_path = folder / "arrays.npz", folder / "manifest.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
+    problem = None
+    try:
+        manifest = read_json_object(manifest_path)
+    except UnreadableStateFile as err:
+        manifest, problem = None, f"{manifest_path.name} {err}"
+    if manifest is not None:
         arrays, problem = _read_checked(arrays_path, manifest)
         if problem is None:
             return arrays, {**manifest, "cache": str(folder), "from_cache": True}
-        log.warning("=" * 78)
-        log.warning("CACHE REJECTED: %s: %s; regenerating it.", arrays_path, problem)
-        log.warning("=" * 78)
+    if problem is not None:
+        _reject(folder, problem, manifest_path, arrays_path)
     arrays, extra = generate()
     manifest = {**recipe, **extra, "checksum_sha256": checksum(arrays)}
     write_atomically(arrays_path, lambda tmp: _save_npz(tmp, arrays))
@@ -54,15 +59,26 @@ def cached_arrays(cache_dir: str | Path, name: str, recipe: dict, generate: Call
     return arrays, {**manifest, "cache": str(folder), "from_cache": False}
 
 
+def _reject(folder: Path, problem: str, *files: Path) -> None:
+    """Say loudly that the cache is regenerated, and move its files aside."""
+    log.warning("=" * 78)
+    log.warning("CACHE REJECTED: %s: %s; regenerating it.", folder, problem)
+    log.warning("=" * 78)
+    for path in files:
+        if path.exists():
+            quarantine(path, "rejected cache file")
+
+
 def _read_checked(path: Path, manifest: dict) -> tuple[dict | None, str | None]:
     try:
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in stored.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        return None, f"unreadable ({err})"
+        return None, f"{path.name} unreadable ({err})"
     found = checksum(arrays)
     if found != manifest.get("checksum_sha256"):
-        return None, f"checksum {found[:12]}... does not match the manifest's {str(manifest.get('checksum_sha256'))[:12]}..."
+        return None, (f"{path.name}: checksum {found[:12]}... does not match the manifest's "
+                      f"{str(manifest.get('checksum_sha256'))[:12]}...")
     return arrays, None
 
 

@@ -7,6 +7,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from bench.errors import UserError
+
 
 @dataclass
 class DataSplits:
@@ -24,6 +26,25 @@ class DataSplits:
     # augment(x, generator) -> x: random changes to a training batch (datasets/augment.py), or None
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
+    def __post_init__(self):
+        """Every loader's labels are checked here: a label out of range would be trained on and
+        counted as a wrong answer, never as the damaged data it is."""
+        for split in ("train", "val", "test"):
+            labels = getattr(self, f"{split}_y")
+            if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+                raise UserError(f"data set {self.name} ({self._source()}): {split} labels are {labels.dtype}; "
+                                f"expected integer class labels")
+            bad = ((labels < 0) | (labels >= self.num_classes)).nonzero()
+            if len(bad):
+                index = int(bad[0])
+                raise UserError(f"data set {self.name} ({self._source()}): {split} label {int(labels[index])} at "
+                                f"index {index} ({len(bad)} such); expected 0 <= label < {self.num_classes} "
+                                f"(a corrupt or foreign label file?)")
+
+    def _source(self) -> str:
+        files = self.notes.get("files")
+        return ", ".join(map(str, files)) if files else self.notes.get("source", "source unknown")
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """(C, H, W) of one image."""
@@ -34,13 +55,15 @@ class DataSplits:
 
 
 def as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """[0, 255] images, grey (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]; labels -> int64."""
+    """[0, 255] images, grey (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]; integer labels -> int64
+    (other labels keep their type, for DataSplits to refuse rather than truncate)."""
     x = torch.tensor(np.asarray(images), dtype=torch.float32).div_(255)  # a copy: never the caller's array
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.dim() != 4:
         raise ValueError(f"images of shape {tuple(images.shape)}; expected (N, H, W) or (N, C, H, W)")
-    return x, torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    labels = np.asarray(labels)
+    return x, torch.as_tensor(labels, dtype=torch.int64 if np.issubdtype(labels.dtype, np.integer) else None)
 
 
 def stratified_holdout(labels: np.ndarray, per_class: int | None = None, fraction: float | None = None,

@@ -3,7 +3,8 @@
 The cache key hashes the data actually used (name and the bytes of the training and
 validation tensors), the model's resolved config node and input, the seed and the training
 recipe, so every run of a sweep that would train the same teacher reuses it. The teacher is
-selected on validation error like every model; the file is written atomically.
+selected on validation error like every model; the file is written atomically. A cached file that
+cannot be read, or is not this key's teacher, is moved aside (`.corrupt-<n>`) and the teacher retrained.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.errors import UserError
 from bench.export import on_host
 from bench.files import write_atomically
 from bench.model_factory import ModelFactory
+from bench.state_files import UnreadableStateFile, load_torch_dict, quarantine
 
 log = logging.getLogger("bench")
 FORMAT = "compression-bench/teacher/v2"
@@ -48,7 +49,10 @@ def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path,
         torch.manual_seed(trainer.seed)
         teacher = factory.build().to(device)  # built on the host: the same weights on every device
         if path.exists():
-            return teacher.eval(), _load(teacher, path, key)
+            try:
+                return teacher.eval(), _load(teacher, path, key)
+            except UnreadableStateFile as err:
+                quarantine(path, f"not a usable cached teacher: {err}")
         log.info("dark knowledge: training the dense teacher (cached as %s)", path)
         fit = trainer.fit(teacher, data, phase="teacher")
     checkpoint = {"format": FORMAT, "key": key, "state": on_host(teacher.state_dict()),
@@ -59,10 +63,19 @@ def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path,
 
 
 def _load(teacher: nn.Module, path: Path, key: dict) -> dict:
-    cached = torch.load(path, map_location="cpu", weights_only=True)
+    """Load the cached weights into `teacher`; UnreadableStateFile when the file is not this key's teacher."""
+    cached = load_torch_dict(path)
     if cached.get("format") != FORMAT or cached.get("key") != key:
-        raise UserError(f"{path} is not the teacher for this run's key; remove it to retrain")
-    teacher.load_state_dict(cached["state"])
-    log.info("dark knowledge: reusing the cached teacher %s (val error %.2f%%)", path, 100 * cached["val_error"])
-    return {"cache_file": str(path), "reused": True, "val_error": cached["val_error"],
-            "best_epoch": cached["best_epoch"]}
+        raise UnreadableStateFile(f"not of format {FORMAT} with this run's key")
+    state, fresh = cached.get("state"), teacher.state_dict()
+    # checked before loading, so a bad file leaves the fresh teacher untouched for retraining
+    if not isinstance(state, dict) or state.keys() != fresh.keys() or any(
+            not isinstance(state[name], torch.Tensor) or state[name].shape != fresh[name].shape for name in fresh):
+        raise UnreadableStateFile("its weights do not fit this teacher's model")
+    try:
+        val_error, best_epoch = float(cached["val_error"]), int(cached["best_epoch"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise UnreadableStateFile(f"ill-formed ({type(err).__name__}: {err})") from None
+    teacher.load_state_dict(state)
+    log.info("dark knowledge: reusing the cached teacher %s (val error %.2f%%)", path, 100 * val_error)
+    return {"cache_file": str(path), "reused": True, "val_error": val_error, "best_epoch": best_epoch}

@@ -120,6 +120,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         out_dir = Path(args.out)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"--out {str(out_dir)!r} is a file; expected a folder for the report (new or existing)")
         if (out_dir / "leaderboard.md").exists() and not args.overwrite:
             raise UserError(f"--out {str(out_dir)!r} already holds a report; pass --overwrite to replace it, "
                             "or choose another folder")

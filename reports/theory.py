@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from reports.records import load_records  # noqa: E402
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -102,10 +103,6 @@ def report_sections(records: list[dict], out_dir: Path) -> list[dict]:
     return sections
 
 
-def load_records(results_dir: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(Path(results_dir).rglob("result.json"))]
-
-
 def write_markdown(sections: list[dict], out_dir: Path) -> Path:
     parts = ["# Theory experiments\n"]
     for s in sections:
@@ -123,7 +120,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not args.results_dir.is_dir():
         raise SystemExit(f"error: results_dir={args.results_dir} is not a folder")
-    sections = report_sections(load_records(args.results_dir), args.out)
+    sections = report_sections(load_records([args.results_dir]), args.out)
     if not sections:
         raise SystemExit(f"error: no complete etf, sketch_manifold or hashed_recovery records under {args.results_dir}")
     print(write_markdown(sections, args.out))

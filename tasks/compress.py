@@ -20,8 +20,9 @@ from bench.export import export_compressed
 from bench.hparams import with_hparams
 from bench.loggers import make_loggers
 from bench.model_factory import ModelFactory
-from bench.record import experiment_config, library_versions, write_result
+from bench.record import CHECKPOINT_FILE, experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
+from bench.state_files import file_sha256
 from bench.sweeps import sweep_name
 from bench.trainer import Trainer, TrainingDiverged
 from bench.tuning.study import best_hparams
@@ -93,10 +94,11 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
         train_seconds = time.perf_counter() - started
         # the only look at the test set; tuning trials never take it
         test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
-        bytes_on_disk = export_compressed(output_dir / "model.pt", method, method_cfg, factory, budget.build_params,
-                                          cfg.seed, model)
+        bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, method_cfg, factory,
+                                          budget.build_params, cfg.seed, model)
         record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
-                      bytes_on_disk=bytes_on_disk, val_error=fit.best_val_error,
+                      bytes_on_disk=bytes_on_disk, checkpoint_sha256=file_sha256(output_dir / CHECKPOINT_FILE),
+                      val_error=fit.best_val_error,
                       test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
                       train_seconds=round(train_seconds, 3), history=fit.history, fit_notes=fit.notes,
                       loggers=loggers.describe())

@@ -13,7 +13,6 @@ running are asked again first (their runs, if complete, are read back, not retra
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import sys
 import time
@@ -28,6 +27,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import UserError
+from bench.files import write_json_atomically
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
 from bench.tuning.study import WORST_VALUE, cell_identity, finished_trials, storage, study_dir
 
@@ -83,7 +83,7 @@ class TuneSweeper(Sweeper):
                    "best_trial": best.number, "best_val_error": best.value, "best_params": best.params,
                    "diverged_trials": sum(t.user_attrs.get("status") == "diverged" for t in study.trials),
                    "wall_seconds": study.user_attrs.get("wall_seconds", 0.0)}
-        (directory / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_json_atomically(directory / "summary.json", summary)
         log.info("study %s: best validation error %.4f (trial %d) with %s; %d finished trials, %.0f s",
                  directory.name, best.value, best.number, best.params, summary["finished_trials"],
                  summary["wall_seconds"])
@@ -117,7 +117,7 @@ def _describe(directory: Path, cfg: DictConfig) -> None:
     """The cell and search space in plain JSON beside the journal, for people and reports."""
     path = directory / "cell.json"
     if not path.exists():
-        path.write_text(json.dumps(cell_identity(cfg), indent=2, sort_keys=True) + "\n")
+        write_json_atomically(path, cell_identity(cfg))
 
 
 def _requeue_interrupted(study: optuna.Study) -> None:
