@@ -56,7 +56,8 @@ def main(cfg: DictConfig) -> dict | None:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
             return outcome(slot.previous or {})
         task = get_object(cfg.task._target_)
-        with slot:  # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
+        # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
+        with slot:
             return outcome(task(cfg, slot.dir, slot.start_record))
     except (UserError, OSError) as err:
         print(f"error: {err if isinstance(err, UserError) else file_system_problem(err)}", file=sys.stderr)
@@ -64,7 +65,8 @@ def main(cfg: DictConfig) -> dict | None:
             raise  # in a sweep, Hydra records this job as failed and goes on with the others
         sys.exit(2)
     except KeyboardInterrupt:
-        recorded = f"recorded as interrupted in {slot.dir}" if slot is not None and not slot.skipped else "nothing recorded"
+        claimed = slot is not None and not slot.skipped
+        recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
         print(f"interrupted: run stopped by Ctrl-C; {recorded}", file=sys.stderr)
         sys.exit(130)
 

@@ -40,7 +40,8 @@ DECAY = (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]")
 FACTOR = (lambda v: _is_number(v) and v >= 1, "a number >= 1")
 BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
 PATH = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty path")
-WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v), "a list of positive integers, e.g. [1000]")
+WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v),
+          "a list of positive integers, e.g. [1000]")
 
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
