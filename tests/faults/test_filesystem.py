@@ -72,7 +72,7 @@ def test_an_immutable_run_directory_with_rerun_is_one_line_and_keeps_the_result(
     assert result_records(tmp_path) == [record]  # the complete result is untouched
 
 
-@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)], ids=["022", "002", "077"])
 def test_outputs_are_created_with_the_users_umask(tmp_path, umask, mode):
     previous = os.umask(umask)
     try:

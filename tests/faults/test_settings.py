@@ -72,7 +72,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     return exit_.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("overrides, expected", BAD_SETTINGS, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize("overrides, expected", BAD_SETTINGS, ids=[" ".join(args) for args, _ in BAD_SETTINGS])
 def test_a_bad_setting_is_one_error_line_and_nothing_runs(tmp_path, capsys, overrides, expected):
     status, stderr = run_cli([*FAST, f"output_root={tmp_path}", *overrides], capsys)
     lines = stderr.strip().splitlines()
@@ -101,9 +101,12 @@ def test_in_a_sweep_a_bad_job_fails_and_the_others_run(tmp_path):
     assert [(r["seed"], r["status"]) for r in result_records(tmp_path)] == [(1, "complete")]
 
 
-@pytest.mark.parametrize("overrides", [[f"experiment={p.stem}"] for p in sorted((REPO / "conf/experiment").glob("*.yaml"))]
-                         + [[f"model={p.stem}"] for p in sorted((REPO / "conf/model").glob("*.yaml"))]
-                         + [["+hparams.train.lr=0.03", "+hparams.method.hash_bias=false"]])
+SHIPPED = ([[f"experiment={p.stem}"] for p in sorted((REPO / "conf/experiment").glob("*.yaml"))]
+           + [[f"model={p.stem}"] for p in sorted((REPO / "conf/model").glob("*.yaml"))]
+           + [["+hparams.train.lr=0.03", "+hparams.method.hash_bias=false"]])
+
+
+@pytest.mark.parametrize("overrides", SHIPPED, ids=" ".join)
 def test_the_shipped_configs_pass_the_checks(overrides):
     cfg = compose_config(*overrides)
     check_settings(cfg, overrides, {"experiment", "model", "method", "dataset"})
