@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from bench.settings import known_keys, unknown_key_message
+from bench.settings import OPEN_NODES, known_keys, unknown_key_message
 
 
 def unknown_group_choice(argv: list[str], conf_dir: Path) -> str | None:
@@ -39,10 +39,11 @@ _ABSENT = object()
 
 
 def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
-    """The error line for a misspelled key (`train.epoch=5`) or an unusable `output_root`, else None.
+    """The error line for a misspelled key (`train.epoch=5`), a key added outside the component nodes
+    (`+train.epoch=5`, see bench/settings.py) or an unusable `output_root`, else None.
 
     Hydra reports an unknown key in five lines, exit 1, and creates `output_root/launches/` before the
-    job starts (at the file-system root for `output_root=`): both are checked here first, on the config
+    job starts (at the file-system root for `output_root=`): all are checked here first, on the config
     the command line composes (group sweeps by their first choice). What this cannot compose is left to Hydra.
     """
     if any(arg.split("=")[0] in OTHER_CONFIG_FLAGS for arg in argv):
@@ -54,15 +55,16 @@ def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
             continue
         try:
             (override,) = parser.parse_overrides([arg])
-        except Exception:
+        except Exception:  # Hydra says what is wrong with it
             return None
-        if (conf_dir / override.key_or_group).is_dir():
+        key = override.key_or_group
+        if (conf_dir / key).is_dir():
             if override.is_sweep_override():
                 if not override.is_discrete_sweep():
                     return None
-                arg = f"{override.key_or_group}={next(override.sweep_string_iterator())}"
+                arg = f"{key}={next(override.sweep_string_iterator())}"
             composing.append(arg)
-        elif override.is_add() or override.is_force_add() or override.is_delete():
+        elif override.is_delete() or (override.is_add() or override.is_force_add()) and key.split(".")[0] in OPEN_NODES:
             composing.append(arg)
         else:
             values.append(override)
@@ -72,8 +74,12 @@ def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
     except Exception:
         return None
     for override in values:
-        if OmegaConf.select(cfg, override.key_or_group, default=_ABSENT) is _ABSENT:
-            return unknown_key_message(override.key_or_group, known_keys(cfg))
+        key = override.key_or_group
+        exists = OmegaConf.select(cfg, key, default=_ABSENT) is not _ABSENT
+        if not exists:
+            return unknown_key_message(key, known_keys(cfg))
+        if override.is_add():  # Hydra's own complaint: "Could not append to config", five lines
+            return f"{key!r} is a known setting: set it without '+', e.g. {override.input_line.lstrip('+')}"
     output_root = cfg.output_root
     for override in values:
         if override.key_or_group == "output_root" and not override.is_sweep_override():

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
+from bench.errors import UserError
 from bench.settings import check_settings
 from conftest import REPO, compose_config, result_records, run_main
 
@@ -32,6 +33,8 @@ BAD_SETTINGS = [
     (["+hparams.method.bogus=1"], "hparams.method.bogus: no such key in method"),
     (["+train.epoch=5"], "unknown setting 'train.epoch'; did you mean train.epochs?"),
     (["train.epoch=5"], "unknown setting 'train.epoch'; did you mean train.epochs?"),
+    (["++train.epoch=5"], "unknown setting 'train.epoch'; did you mean train.epochs?"),
+    (["+train.epochs=5"], "'train.epochs' is a known setting: set it without '+', e.g. train.epochs=5"),
     (["ratoi=1/8"], "unknown setting 'ratoi'; did you mean ratio?"),
     (["+seeds=2"], "unknown setting 'seeds'; did you mean seed?"),
     (["output_root="], "output_root='' must be a non-empty path"),
@@ -110,6 +113,13 @@ SHIPPED = ([[f"experiment={p.stem}"] for p in sorted((REPO / "conf/experiment").
 def test_the_shipped_configs_pass_the_checks(overrides):
     cfg = compose_config(*overrides)
     check_settings(cfg, overrides, {"experiment", "model", "method", "dataset"})
+
+
+def test_a_key_added_inside_the_job_is_refused_too():
+    """A sweep's own overrides (e.g. a preset's `hydra.sweeper.params`) never pass the command-line check."""
+    cfg = compose_config("+train.epoch=5")
+    with pytest.raises(UserError, match=r"unknown setting 'train.epoch'; did you mean train.epochs\?"):
+        check_settings(cfg, ["+train.epoch=5"], {"experiment", "model", "method", "dataset"})
 
 
 def test_the_unknown_key_check_leaves_component_options_to_the_component(tmp_path, capsys):
