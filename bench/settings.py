@@ -74,7 +74,7 @@ def check_settings(cfg: DictConfig, task_overrides: list[str], groups: set[str])
     parse_budget_unit(values["budget"]["unit"])
     train, _ = with_hparams(cfg)  # also refuses hparams naming no train or method key
     for key, rule in TRAIN_RULES.items():
-        where = f"hparams.train.{key}" if key in values["hparams"].get("train", {}) else f"train.{key}"
+        where = f"hparams.train.{key}" if key in (values["hparams"] or {}).get("train", {}) else f"train.{key}"
         _check(where, train[key], rule)
 
 
@@ -99,12 +99,12 @@ def unknown_key_message(key: str, known: list[str]) -> str:
 def known_keys(cfg, without: str | None = None, prefix: str = "") -> list[str]:
     """Dotted names of every key in `cfg` (without Hydra's node), leaves and nodes alike."""
     keys = []
-    for name, value in cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else cfg.items():
+    for name, value in cfg.items_ex(resolve=False):
         dotted = f"{prefix}{name}"
         if dotted in ("hydra", without):
             continue
         keys.append(dotted)
-        if isinstance(value, (DictConfig, dict)):
+        if isinstance(value, DictConfig):
             keys.extend(known_keys(value, without, f"{dotted}."))
     return keys
 
