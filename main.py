@@ -20,9 +20,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_object
 from omegaconf import DictConfig
 
-from bench.cli_checks import unknown_group_choice
+from bench.cli_checks import launch_problem, unknown_group_choice
 from bench.errors import UserError
+from bench.files import file_system_problem
 from bench.resume import claim_run_dir
+from bench.settings import check_settings
 from bench.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
 
@@ -44,24 +46,34 @@ def start_summary(cfg: DictConfig) -> dict:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict | None:
+    slot = None
     try:
-        launch_dir = HydraConfig.get().runtime.output_dir  # Hydra's config and log of this attempt
+        hydra_cfg = HydraConfig.get()
+        check_settings(cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
+        launch_dir = hydra_cfg.runtime.output_dir  # Hydra's config and log of this attempt
         slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
             return outcome(slot.previous or {})
         task = get_object(cfg.task._target_)
-        with slot:  # a failure is recorded in result.json as `failed`; a killed run stays `running`
+        # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
+        with slot:
             return outcome(task(cfg, slot.dir, slot.start_record))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (UserError, OSError) as err:
+        print(f"error: {err if isinstance(err, UserError) else file_system_problem(err)}", file=sys.stderr)
         if sweep_name():
             raise  # in a sweep, Hydra records this job as failed and goes on with the others
         sys.exit(2)
+    except KeyboardInterrupt:
+        claimed = slot is not None and not slot.skipped
+        recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
+        print(f"interrupted: run stopped by Ctrl-C; {recorded}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
-    problem = unknown_group_choice(sys.argv[1:], Path(__file__).parent / "conf")
+    conf_dir = Path(__file__).parent / "conf"
+    problem = unknown_group_choice(sys.argv[1:], conf_dir) or launch_problem(sys.argv[1:], conf_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

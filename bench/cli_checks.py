@@ -1,11 +1,18 @@
-"""Check config-group choices on the command line before Hydra composes the config.
+"""Check the command line before Hydra runs the job.
 
-Hydra reports an unknown choice (e.g. `method=foo`) in several lines and exits 1; the
-harness promises one line naming the value and what is allowed, and exit status 2.
+Hydra reports an unknown choice (e.g. `method=foo`) or key (`train.epoch=5`) in several lines and
+exits 1; the harness promises one line naming the value and what is allowed, and exit status 2.
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from bench.settings import OPEN_NODES, known_keys, unknown_key_message
 
 
 def unknown_group_choice(argv: list[str], conf_dir: Path) -> str | None:
@@ -24,3 +31,75 @@ def unknown_group_choice(argv: list[str], conf_dir: Path) -> str | None:
             if option not in allowed:
                 return f"{key}={option!r} is unknown; allowed: {', '.join(allowed)}"
     return None
+
+
+# Hydra's options that choose another primary config: the checks below compose `config` only.
+OTHER_CONFIG_FLAGS = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir")
+_ABSENT = object()
+
+
+def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
+    """The error line for a misspelled key (`train.epoch=5`), a key added outside the component nodes
+    (`+train.epoch=5`, see bench/settings.py) or an unusable `output_root`, else None.
+
+    Hydra reports an unknown key in five lines, exit 1, and creates `output_root/launches/` before the
+    job starts (at the file-system root for `output_root=`): all are checked here first, on the config
+    the command line composes (group sweeps by their first choice). What this cannot compose is left to Hydra.
+    """
+    if any(arg.split("=")[0] in OTHER_CONFIG_FLAGS for arg in argv):
+        return None
+    parser = OverridesParser.create()
+    composing, values = [], []
+    for arg in argv:
+        if arg.startswith("-") or arg.lstrip("+~").startswith("hydra"):
+            continue
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except Exception:  # Hydra says what is wrong with it
+            return None
+        key = override.key_or_group
+        if (conf_dir / key).is_dir():
+            if override.is_sweep_override():
+                if not override.is_discrete_sweep():
+                    return None
+                arg = f"{key}={next(override.sweep_string_iterator())}"
+            composing.append(arg)
+        elif override.is_delete() or (override.is_add() or override.is_force_add()) and key.split(".")[0] in OPEN_NODES:
+            composing.append(arg)
+        else:
+            values.append(override)
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
+            cfg = compose("config", overrides=composing)
+    except Exception:
+        return None
+    for override in values:
+        key = override.key_or_group
+        exists = OmegaConf.select(cfg, key, default=_ABSENT) is not _ABSENT
+        if not exists:
+            return unknown_key_message(key, known_keys(cfg))
+        if override.is_add():  # Hydra's own complaint: "Could not append to config", five lines
+            return f"{key!r} is a known setting: set it without '+', e.g. {override.input_line.lstrip('+')}"
+    output_root = cfg.output_root
+    for override in values:
+        if override.key_or_group == "output_root" and not override.is_sweep_override():
+            output_root = override.value()
+    return output_root_problem(output_root)
+
+
+def output_root_problem(output_root) -> str | None:
+    """Why runs cannot be written under `output_root` (empty, a file, not writable), else None."""
+    if output_root is None or str(output_root).strip() == "":
+        return f"output_root={output_root!r} must be a non-empty path (where runs are written, e.g. outputs)"
+    existing = Path(str(output_root)).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"output_root={str(output_root)!r}: {existing} is a file; it must be a directory"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        return f"cannot write {existing}: {err.strerror} (output_root={str(output_root)!r})"
+    return None
+

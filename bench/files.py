@@ -1,6 +1,7 @@
 """Atomic writes: a reader never sees a half-written file."""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -9,18 +10,46 @@ from pathlib import Path
 from typing import Callable
 
 
+# Errors that say the file system refuses writes (the disk is full, a read-only mount, a quota).
+WRITE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM)
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it over `path`."""
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it over `path`.
+
+    The file gets the mode of any new file under the user's umask (mkstemp's own is 0600, which
+    would hide results from a group sharing the folder). An OSError names `path`, not the temporary file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
+
+
+def file_system_problem(err: OSError) -> str:
+    """One line for an OSError: the path and the system's reason, e.g. `cannot write PATH: No space left on device`."""
+    path = err.filename if err.filename is not None else "a file"
+    reason = err.strerror or str(err)
+    return f"cannot write {path}: {reason}" if err.errno in WRITE_ERRNOS else f"file system error on {path}: {reason}"
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomically(path: Path, obj) -> None:

@@ -5,7 +5,7 @@ files; the hash covers the resolved experiment config, not output paths or logge
 
 - a `complete` or `diverged` `result.json`: the run is skipped (`rerun=true` forces it again);
 - `status: running` that no live process holds: an interrupted (killed) run, redone;
-- `status: failed`: redone;
+- `status: failed`, or `interrupted` (Ctrl-C): redone;
 - a `complete` record whose checkpoint is missing or differs from the digest it records: redone;
 - a record that cannot be read or is not a JSON object: moved aside (`result.json.corrupt-<n>`), redone;
 - a live process holding the directory's lock (the same experiment launched twice at once):
@@ -72,7 +72,8 @@ def checkpoint_problem(run_dir: Path, record: dict) -> str | None:
 class RunSlot:
     """The claim on one run directory: `skipped` with the reason, or held until the `with` block ends.
 
-    Inside `with slot:`, an exception marks the record `failed` (with the error) and is re-raised.
+    Inside `with slot:`, an exception marks the record `failed` (with the error), Ctrl-C marks it
+    `interrupted`, and either is re-raised.
     """
 
     def __init__(self, run_dir: Path, start_record: dict, lock_file=None, skip_reason: str | None = None,
@@ -89,9 +90,12 @@ class RunSlot:
 
     def __exit__(self, kind, error, traceback) -> None:
         if error is not None:
-            failed = {**self.start_record, "status": "failed", "error": f"{kind.__name__}: {error}",
-                      "ended": _now()}
-            write_json_atomically(self.dir / RESULT_FILE, failed)
+            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            ended = {**self.start_record, "status": status, "error": f"{kind.__name__}: {error}", "ended": _now()}
+            try:
+                write_json_atomically(self.dir / RESULT_FILE, ended)
+            except OSError as write_error:  # e.g. the full disk that ended the run: its own error is the one to report
+                log.warning("could not record the run as %s: %s (result.json still says running)", status, write_error)
         self.release()
 
     def release(self) -> None:
