@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from bench.cli_checks import unknown_group_choice
 from bench.errors import UserError
+from bench.orphans import exit_with_launcher, mark_launching_process
 from bench.resume import claim_run_dir
 from bench.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
@@ -44,6 +45,7 @@ def start_summary(cfg: DictConfig) -> dict:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict | None:
+    exit_with_launcher()  # a sweep's worker process ends with the sweep
     try:
         launch_dir = HydraConfig.get().runtime.output_dir  # Hydra's config and log of this attempt
         slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
@@ -65,4 +67,5 @@ if __name__ == "__main__":
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
+    mark_launching_process()
     main()

@@ -1,0 +1,80 @@
+"""Sweeps under faults: the launching process killed, interrupted, launched twice; every run ends complete once."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_SILENT": "true"}
+# Runs of a few seconds each: tiny data, a narrow net, no early stopping to cut them short.
+TINY = ["logger=none", "dataset=mnist5k_tiny", "model.hidden=[32]", "train.patience=1000"]
+FOUR_RUNS = ["-m", "method=nn", "seed=1,2,3,4"]
+PARALLEL = ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"]
+
+
+def launch(*overrides, output_root: Path) -> subprocess.Popen:
+    """`python main.py OVERRIDES` in its own session, so every process it starts can be found by session id."""
+    return subprocess.Popen([sys.executable, "main.py", *overrides, f"output_root={output_root}"], cwd=ROOT,
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def finish(process: subprocess.Popen) -> None:
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+def records(output_root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (output_root / "runs").glob("*/result.json")]
+
+
+def attempts(output_root: Path) -> list[Path]:
+    return list((output_root / "runs").glob("*/attempts/*"))
+
+
+def wait_for(condition, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def session_processes(session: int) -> list[int]:
+    """Live (not zombie) processes of a session, read from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        state, sid = fields[0], int(fields[3])
+        if sid == session and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def assert_each_complete_once(output_root: Path, count: int) -> None:
+    found = records(output_root)
+    assert len(found) == count and all(r["status"] == "complete" for r in found)
+    assert len({r["config_hash"] for r in found}) == count  # no run twice under two identities
+
+
+def test_killing_a_parallel_sweep_leaves_no_worker_training(tmp_path):
+    sweep = [*FOUR_RUNS, *TINY, "train.epochs=200", *PARALLEL]
+    parent = launch(*sweep, output_root=tmp_path)
+    wait_for(lambda: sum(r["status"] == "running" for r in records(tmp_path)) == 2, what="two runs training")
+    workers = {r["pid"] for r in records(tmp_path)}
+    assert parent.pid not in workers  # the runs train in worker processes
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    wait_for(lambda: not session_processes(parent.pid), timeout=5, what="the sweep's workers to exit")
+    assert {r["status"] for r in records(tmp_path)} == {"running"}  # killed mid-training, left to be redone
+
+    finish(launch(*sweep, output_root=tmp_path))
+    assert_each_complete_once(tmp_path, 4)
+    assert len(attempts(tmp_path)) == 2  # the two killed attempts are kept, not overwritten
