@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_SILENT": "true"}
 # Runs of a few seconds each: tiny data, a narrow net, no early stopping to cut them short.
@@ -20,13 +22,15 @@ PARALLEL = ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"]
 def launch(*overrides, output_root: Path) -> subprocess.Popen:
     """`python main.py OVERRIDES` in its own session, so every process it starts can be found by session id."""
     return subprocess.Popen([sys.executable, "main.py", *overrides, f"output_root={output_root}"], cwd=ROOT,
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
 
-def finish(process: subprocess.Popen) -> None:
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr[-3000:]
+def finish(process: subprocess.Popen) -> str:
+    """Wait for a launch to succeed; its output."""
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output[-3000:]
+    return output
 
 
 def records(output_root: Path) -> list[dict]:
@@ -71,10 +75,46 @@ def test_killing_a_parallel_sweep_leaves_no_worker_training(tmp_path):
     workers = {r["pid"] for r in records(tmp_path)}
     assert parent.pid not in workers  # the runs train in worker processes
     os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
+    parent.communicate()
     wait_for(lambda: not session_processes(parent.pid), timeout=5, what="the sweep's workers to exit")
     assert {r["status"] for r in records(tmp_path)} == {"running"}  # killed mid-training, left to be redone
 
     finish(launch(*sweep, output_root=tmp_path))
     assert_each_complete_once(tmp_path, 4)
     assert len(attempts(tmp_path)) == 2  # the two killed attempts are kept, not overwritten
+
+
+@pytest.mark.parametrize("signum, completed_before", [(signal.SIGKILL, 0), (signal.SIGINT, 1), (signal.SIGKILL, 2)])
+def test_a_sweep_stopped_at_any_point_completes_each_run_once_when_launched_again(tmp_path, signum, completed_before):
+    sweep = ["-m", "method=nn", "seed=1,2,3", *TINY, "train.epochs=20"]
+    process = launch(*sweep, output_root=tmp_path)
+    wait_for(lambda: sum(r["status"] == "running" for r in records(tmp_path)) == 1
+             and sum(r["status"] == "complete" for r in records(tmp_path)) == completed_before,
+             what=f"{completed_before} runs done and the next one started")
+    os.kill(process.pid, signum)
+    process.communicate(timeout=60)
+    assert process.returncode != 0
+    left = records(tmp_path)
+    assert sum(r["status"] == "complete" for r in left) == completed_before and len(left) == completed_before + 1
+
+    again = finish(launch(*sweep, output_root=tmp_path))
+    assert again.count("already complete") == completed_before  # done runs are not trained again
+    assert_each_complete_once(tmp_path, 3)
+    assert len(attempts(tmp_path)) == 1  # the stopped run's attempt, kept
+
+
+def test_the_same_run_launched_twice_at_once_trains_once(tmp_path):
+    run = ["method=nn", *TINY, "train.epochs=20"]
+    outputs = [finish(p) for p in [launch(*run, output_root=tmp_path) for _ in range(2)]]
+    assert sum("skipping" in out for out in outputs) == 1
+    assert_each_complete_once(tmp_path, 1)
+    assert not attempts(tmp_path)
+
+
+def test_the_same_sweep_launched_twice_at_once_runs_each_run_once(tmp_path):
+    sweep = ["-m", "method=nn", "seed=1,2,3", *TINY, "train.epochs=20"]
+    outputs = [finish(p) for p in [launch(*sweep, output_root=tmp_path) for _ in range(2)]]
+    trained = sum(out.count("test error") for out in outputs)
+    assert trained == 3 and sum(out.count("skipping") for out in outputs) == 3
+    assert_each_complete_once(tmp_path, 3)
+    assert not attempts(tmp_path)
