@@ -82,6 +82,13 @@ start() {
 }
 
 stop() {
+    # jobs first: a job step outlives its slurmd
+    if [[ -f $dir/slurmctld.pid ]] && SLURM_CONF=$dir/slurm.conf scancel --user "$(id -un)" 2>/dev/null; then
+        for _ in $(seq 40); do
+            [[ -z $(SLURM_CONF=$dir/slurm.conf squeue -h 2>/dev/null) ]] && break
+            sleep 0.5
+        done
+    fi
     for daemon in slurmd slurmctld; do
         pid_file=$dir/$daemon.pid
         if [[ -f $pid_file ]]; then
