@@ -3,11 +3,12 @@
 `python main.py -m ... hydra/launcher=parallel` runs its jobs in worker processes (joblib/loky;
 submitit's local mode likewise). If the launching process is killed (`kill -9`, an out-of-memory
 kill), nothing tells them: they would go on training for minutes, holding their runs' locks and
-the CPU. Each such worker watches its parent and exits when it is gone; its record stays `running`
+the CPU. Each such worker watches the launching process and exits when it is gone; its record stays `running`
 and the next launch of the sweep redoes it (bench/resume.py).
 
-Only a direct child of the launching process on the same host watches: a job that runs in the
-launching process itself (the basic launcher), or under Slurm, has no such parent to outlive.
+Only a descendant of the launching process on the same host watches (read from /proc, so on Linux):
+a job that runs in the launching process itself (the basic launcher), or under Slurm, has no such
+process to outlive.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 log = logging.getLogger("bench")
 
@@ -31,22 +33,33 @@ def mark_launching_process() -> None:
 
 def exit_with_launcher() -> None:
     """In a worker of the launching process: exit at once when that process dies."""
-    launcher = os.environ.get(LAUNCHER_ENV)
-    parent = os.getppid()
-    if launcher != f"{socket.gethostname()}:{parent}":
-        return
-    _watch_in_background(parent)
+    host, _, pid = os.environ.get(LAUNCHER_ENV, "").partition(":")
+    if host == socket.gethostname() and pid.isdigit() and int(pid) in _ancestors():
+        _watch_in_background(int(pid))
 
 
 @functools.cache  # one watcher per worker process, however many jobs it runs
-def _watch_in_background(parent: int) -> None:
-    threading.Thread(target=_watch, args=(parent,), name="exit-with-launcher", daemon=True).start()
+def _watch_in_background(launcher: int) -> None:
+    threading.Thread(target=_watch, args=(launcher,), name="exit-with-launcher", daemon=True).start()
 
 
-def _watch(parent: int) -> None:
+def _watch(launcher: int) -> None:
     while True:
         time.sleep(POLL_SECONDS)
-        if os.getppid() != parent:  # orphaned: re-parented to init or a subreaper
+        if launcher not in _ancestors():  # it died: this process (or a parent) was re-parented
             log.error("the sweep's process %d is gone; this worker (pid %d) exits, its run stays `running` "
-                      "and is redone when the sweep is launched again", parent, os.getpid())
+                      "and is redone when the sweep is launched again", launcher, os.getpid())
             os._exit(1)
+
+
+def _ancestors() -> list[int]:
+    """This process's parent, grandparent, ... (empty where /proc cannot be read)."""
+    chain, pid = [], os.getpid()
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # no /proc, or a process in the chain just ended
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
+        chain.append(pid)
+    return chain
