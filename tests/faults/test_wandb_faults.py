@@ -57,3 +57,15 @@ def test_a_sweep_stops_trying_wandb_after_its_first_failure(tmp_path):
     assert output.count("wandb.init failed") == 1 and output.count("the other runs of this sweep skip wandb") == 1
     [marker] = tmp_path.glob(f"multiruns/*/{WANDB_GIVEN_UP}")
     assert "could not start" in marker.read_text()
+
+
+def test_parallel_workers_see_the_marker_of_the_sweep(tmp_path):
+    output = main_py_with_wandb_down("-m", *TINY, "seed=1,2,3,4", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
+                                     output_root=tmp_path)
+    found = records(tmp_path)
+    assert len(found) == 4 and all(r["status"] == "complete" for r in found)
+    tried = [r for r in found if "wandb.init failed" in r["loggers"]["errors"][0]]
+    skipped = [r for r in found if r["loggers"]["errors"][0].startswith("wandb skipped")]
+    # each worker tries at most once: its next run starts after the marker is written
+    assert 1 <= len(tried) <= 2 and len(tried) + len(skipped) == 4
+    assert output.count("the other runs of this sweep skip wandb") == 1
