@@ -109,16 +109,20 @@ class Loggers:
             try:
                 logger.run.name = run_name
             except Exception as err:
-                self._drop(logger, f"wandb.init failed: {err}")
-                self._give_up_on_wandb(err)
+                reason = str(err).partition("\n")[0]  # wandb adds lines of advice
+                self._drop(logger, f"wandb.init failed: {reason}")
+                self._give_up_on_wandb(reason)
 
-    def _give_up_on_wandb(self, err: Exception) -> None:
+    def _give_up_on_wandb(self, reason: str) -> None:
         if self.wandb_given_up is None:  # a single run: the warning above says it
             return
         try:
             with open(self.wandb_given_up, "x") as marker:  # the first run to fail says it for the sweep
-                marker.write(f"wandb could not start in a run of this sweep: {err}\n")
+                marker.write(f"wandb could not start in a run of this sweep: {reason}\n")
         except FileExistsError:
+            return
+        except OSError as write_error:  # e.g. a read-only sweep directory: the sweep's runs go on trying wandb
+            log.warning("could not write %s (%s)", self.wandb_given_up, write_error)
             return
         log.warning("the other runs of this sweep skip wandb (delete %s to try again)", self.wandb_given_up)
 
