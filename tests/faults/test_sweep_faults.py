@@ -88,7 +88,8 @@ def test_killing_a_sweep_leaves_no_worker_training(tmp_path, launcher):
     assert len(attempts(tmp_path)) == len(killed)  # the killed attempts are kept, not overwritten
 
 
-@pytest.mark.parametrize("signum, completed_before", [(signal.SIGKILL, 0), (signal.SIGINT, 1), (signal.SIGKILL, 2)])
+@pytest.mark.parametrize("signum, completed_before", [(signal.SIGKILL, 0), (signal.SIGINT, 1), (signal.SIGKILL, 2)],
+                         ids=["SIGKILL-first-run", "SIGINT-second-run", "SIGKILL-third-run"])
 def test_a_sweep_stopped_at_any_point_completes_each_run_once_when_launched_again(tmp_path, signum, completed_before):
     sweep = ["-m", "method=nn", "seed=1,2,3", *TINY, "train.epochs=20"]
     process = launch(*sweep, output_root=tmp_path)
