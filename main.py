@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from bench.cli_checks import launch_problem, unknown_group_choice
 from bench.errors import UserError
 from bench.files import file_system_problem
+from bench.orphans import exit_with_launcher, mark_launching_process
 from bench.resume import claim_run_dir
 from bench.settings import check_settings
 from bench.sweeps import sweep_name
@@ -47,6 +48,7 @@ def start_summary(cfg: DictConfig) -> dict:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict | None:
     slot = None
+    exit_with_launcher()  # a sweep's worker process ends with the sweep
     try:
         hydra_cfg = HydraConfig.get()
         check_settings(cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
@@ -77,4 +79,5 @@ if __name__ == "__main__":
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
+    mark_launching_process()
     main()

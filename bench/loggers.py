@@ -1,11 +1,17 @@
 """Where a run reports: a live console line per epoch, and Weights & Biases (offline by default).
 
 A logger failure never costs the local result record: wandb errors are reported as warnings.
+wandb starts in a background thread while the run loads its data, within `logger.init_timeout`
+seconds; when it cannot start in a sweep, the sweep's other runs skip it (a marker file in the
+sweep's directory, seen by parallel workers and later jobs alike).
 """
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 log = logging.getLogger("bench")
 
@@ -30,17 +36,32 @@ class ConsoleLogger:
 
 
 class WandbLogger:
-    """One wandb run per harness run: resolved config, per-epoch metrics, final figures in the summary."""
+    """One wandb run per harness run: resolved config, per-epoch metrics, final figures in the summary.
+
+    `wandb.init` runs in a background thread; `run` waits for it (and raises its error).
+    """
 
     def __init__(self, logger_cfg, run_config: dict, output_dir: Path, run_name: str, group: str | None):
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-init")
+        self._starting = pool.submit(self._init, logger_cfg, run_config, output_dir, run_name, group)
+        pool.shutdown(wait=False)  # its one thread ends when wandb.init returns
+        self.step = 0
+
+    @staticmethod
+    def _init(logger_cfg, run_config: dict, output_dir: Path, run_name: str, group: str | None):
         import wandb
 
-        self.run = wandb.init(
+        settings = OmegaConf.to_container(logger_cfg.settings) if logger_cfg.get("settings") else {}
+        return wandb.init(
             mode=logger_cfg.mode, project=logger_cfg.project, entity=logger_cfg.entity,
             group=group, tags=list(logger_cfg.tags or []), name=run_name,
             dir=str(output_dir), config=run_config, reinit="create_new",
+            settings=wandb.Settings(init_timeout=logger_cfg.get("init_timeout", 15), **settings),
         )
-        self.step = 0
+
+    @property
+    def run(self):
+        return self._starting.result()
 
     def describe(self) -> dict:
         return {"mode": self.run.settings.mode, "id": self.run.id, "dir": self.run.dir, "group": self.run.group}
@@ -55,10 +76,14 @@ class WandbLogger:
 
 
 class Loggers:
-    """Fans out to every logger; a failing non-console logger is dropped with a warning."""
+    """Fans out to every logger; a failing non-console logger is dropped with a warning.
 
-    def __init__(self, loggers: list):
+    `wandb_given_up`: in a sweep, the marker file that tells its runs to skip wandb.
+    """
+
+    def __init__(self, loggers: list, wandb_given_up: Path | None = None):
         self.loggers = loggers
+        self.wandb_given_up = wandb_given_up
         self.errors: list[str] = []
 
     def _each(self, call: str, payload: dict) -> None:
@@ -75,6 +100,41 @@ class Loggers:
         self.errors.append(message)
         self.loggers.remove(logger)
 
+    def _wandb(self) -> list[WandbLogger]:
+        return [logger for logger in self.loggers if isinstance(logger, WandbLogger)]
+
+    def ready(self, run_name: str) -> None:
+        """Wait for wandb to have started (it starts while the data loads) and give its run its final name."""
+        for logger in self._wandb():
+            try:
+                logger.run.name = run_name
+            except Exception as err:
+                reason = str(err).partition("\n")[0]  # wandb adds lines of advice
+                self._drop(logger, f"wandb.init failed: {reason}")
+                self._give_up_on_wandb(reason)
+
+    def _give_up_on_wandb(self, reason: str) -> None:
+        if self.wandb_given_up is None:  # a single run: the warning above says it
+            return
+        try:
+            with open(self.wandb_given_up, "x") as marker:  # the first run to fail says it for the sweep
+                marker.write(f"wandb could not start in a run of this sweep: {reason}\n")
+        except FileExistsError:
+            return
+        except OSError as write_error:  # e.g. a read-only sweep directory: the sweep's runs go on trying wandb
+            log.warning("could not write %s (%s)", self.wandb_given_up, write_error)
+            return
+        log.warning("the other runs of this sweep skip wandb (delete %s to try again)", self.wandb_given_up)
+
+    def abandon(self) -> None:
+        """The run failed before training: close its wandb run as failed."""
+        for logger in self._wandb():
+            try:
+                logger.run.finish(exit_code=1)
+            except Exception:  # it never started: nothing to close
+                pass
+        self.loggers = [logger for logger in self.loggers if not isinstance(logger, WandbLogger)]
+
     def log_epoch(self, metrics: dict) -> None:
         self._each("log_epoch", metrics)
 
@@ -82,17 +142,28 @@ class Loggers:
         self._each("finish", record)
 
     def describe(self) -> dict:
-        wandb_runs = [l.describe() for l in self.loggers if isinstance(l, WandbLogger)]
+        wandb_runs = [logger.describe() for logger in self._wandb()]
         return {"wandb": wandb_runs[0] if wandb_runs else None, "errors": self.errors}
 
 
-def make_loggers(cfg, output_dir: Path, run_config: dict, run_name: str, group: str | None = None) -> Loggers:
-    """`group`: the wandb group (e.g. the sweep), so a sweep's runs are shown together."""
-    loggers = Loggers([ConsoleLogger()])
-    if cfg.logger.name == "wandb":
-        try:
-            loggers.loggers.append(WandbLogger(cfg.logger, run_config, output_dir, run_name, group))
-        except Exception as err:
-            loggers.errors.append(f"wandb.init failed: {err}")
-            log.warning("wandb.init failed (%s); continuing with console logging only", err)
+WANDB_GIVEN_UP = "wandb_unavailable.txt"
+
+
+def make_loggers(cfg, output_dir: Path, run_config: dict, run_name: str, group: str | None = None,
+                 sweep_dir: Path | None = None) -> Loggers:
+    """`group`: the wandb group (e.g. the sweep), so a sweep's runs are shown together. `sweep_dir`: the
+    sweep's directory, where a run that could not start wandb leaves the marker the others skip it by.
+
+    Call `ready` before logging: wandb starts in the background meanwhile.
+    """
+    given_up = Path(sweep_dir) / WANDB_GIVEN_UP if sweep_dir else None
+    loggers = Loggers([ConsoleLogger()], given_up)
+    if cfg.logger.name != "wandb":
+        return loggers
+    if given_up is not None and given_up.exists():
+        reason = given_up.read_text().strip()
+        loggers.errors.append(f"wandb skipped: {reason}")
+        log.info("wandb skipped (%s; delete %s to try again)", reason, given_up)
+        return loggers
+    loggers.loggers.append(WandbLogger(cfg.logger, run_config, output_dir, run_name, group))
     return loggers

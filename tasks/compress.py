@@ -23,7 +23,7 @@ from bench.model_factory import ModelFactory
 from bench.record import CHECKPOINT_FILE, experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
-from bench.sweeps import sweep_name
+from bench.sweeps import sweep_dir, sweep_name
 from bench.trainer import Trainer, TrainingDiverged
 from bench.tuning.study import best_hparams
 
@@ -60,24 +60,33 @@ def use_tuned_hparams(cfg: DictConfig) -> dict:
     return source
 
 
+def wandb_run_name(cfg: DictConfig, dataset_name: str) -> str:
+    return f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
+
+
 def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     ratio = parse_ratio(cfg.ratio)
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
-    data = call_target(cfg.dataset)
-    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
-    method = call_target(method_cfg)
-    budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
-    model = method.build(factory, budget.build_params, cfg.seed)
-    budget.require_within(method, model)
-    model.to(device)
-    data = place_data(data, device)
-
-    run_name = f"{cfg.method.name}-{data.name}-{cfg.model.name}-r{ratio}-s{cfg.seed}"
     group = cfg.logger.get("group") or sweep_name()
-    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), run_name, group)
+    # wandb starts while the data loads and the model is built
+    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), wandb_run_name(cfg, cfg.dataset.name), group,
+                           sweep_dir())
+    try:
+        data = call_target(cfg.dataset)
+        factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
+        method = call_target(method_cfg)
+        budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
+        model = method.build(factory, budget.build_params, cfg.seed)
+        budget.require_within(method, model)
+        model.to(device)
+        data = place_data(data, device)
+    except BaseException:
+        loggers.abandon()
+        raise
+    loggers.ready(wandb_run_name(cfg, data.name))  # the data set actually used (a fallback has its own name)
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
