@@ -14,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.budget import parse_budget_unit, parse_ratio
 from bench.components import call_target
+from bench.cpu import configure_cpu, thread_count
+from bench.data_cache import load_dataset
 from bench.device import describe_device, make_deterministic, place_data, resolve_device
 from bench.evaluate import error_rate
 from bench.export import export_compressed
@@ -40,7 +42,8 @@ def model_options(cfg: DictConfig) -> dict:
 def summary(cfg: DictConfig) -> dict:
     """What names the run in its record, known before it starts (so failed runs show up too)."""
     ratio = parse_ratio(cfg.ratio)
-    resolve_device(cfg.device)  # a bad device ends the run before anything is claimed or loaded
+    resolve_device(cfg.device)  # a bad device or thread count ends the run before anything is claimed or loaded
+    thread_count(cfg.threads)
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
             "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
             "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "model_options": model_options(cfg),
@@ -63,9 +66,10 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     ratio = parse_ratio(cfg.ratio)
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
+    cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
-    data = call_target(cfg.dataset)
+    data = load_dataset(cfg.dataset)
     factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
     method = call_target(method_cfg)
     budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
@@ -81,6 +85,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
+              "cpu": cpu,
               "data_on_device": data.train_x.device == device}
     try:
         fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
