@@ -55,15 +55,17 @@ def thread_count(threads) -> tuple[int, str]:
 def set_threads(count: int) -> int:
     """Use `count` threads in torch and numba; returns numba's count. numba is imported only by the
     methods that need it (hashed layers): before that, its thread count is set through the
-    environment it reads when imported; after, capped by the pool it started with."""
-    torch.set_num_threads(count)
+    environment it reads when imported; after, capped by the pool it started with. numba first:
+    starting its OpenMP pool sets OpenMP's thread count, which torch reads too."""
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = str(count)
-        return count
-    import numba
+        numba_threads = count
+    else:
+        import numba
 
-    numba_threads = min(count, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(numba_threads)
+        numba_threads = min(count, numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(numba_threads)
+    torch.set_num_threads(count)
     return numba_threads
 
 
