@@ -26,7 +26,6 @@ from bench.record import experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
 from bench.sweeps import sweep_name
 from bench.trainer import Trainer, TrainingDiverged
-from bench.tuning.study import best_hparams
 
 log = logging.getLogger("bench")
 
@@ -54,12 +53,24 @@ def summary(cfg: DictConfig) -> dict:
 
 def use_tuned_hparams(cfg: DictConfig) -> dict:
     """`tuned=true`: set `cfg.hparams` to the best trial of the cell's study; return where they came from."""
+    from bench.tuning.study import best_hparams  # optuna: imported only by runs that need it
+
     hparams, source = best_hparams(cfg, list(HydraConfig.get().overrides.task))
     with open_dict(cfg):
         cfg.hparams = hparams
     log.info("tuned hyperparameters from study %s, trial %d (validation error %.4f): %s",
              source["study"], source["trial"], source["val_error"], hparams)
     return source
+
+
+def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
+    """(factory, method, budget, model): the method's compressed model for the budget, on the host."""
+    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
+    method = call_target(method_cfg)
+    budget = plan_budget(cfg.budget.unit, parse_ratio(cfg.ratio), method, method_cfg, factory, cfg.seed)
+    model = method.build(factory, budget.build_params, cfg.seed)
+    budget.require_within(method, model)
+    return factory, method, budget, model
 
 
 def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
@@ -70,11 +81,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
     data = load_dataset(cfg.dataset)
-    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
-    method = call_target(method_cfg)
-    budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
-    model = method.build(factory, budget.build_params, cfg.seed)
-    budget.require_within(method, model)
+    factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, data)
     model.to(device)
     data = place_data(data, device)
 
@@ -98,13 +105,14 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
         train_seconds = time.perf_counter() - started
         # the only look at the test set; tuning trials never take it
         test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
+        test_seconds = time.perf_counter() - started - train_seconds
         bytes_on_disk = export_compressed(output_dir / "model.pt", method, method_cfg, factory, budget.build_params,
                                           cfg.seed, model)
         record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
                       bytes_on_disk=bytes_on_disk, val_error=fit.best_val_error,
                       test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
-                      train_seconds=round(train_seconds, 3), history=fit.history, fit_notes=fit.notes,
-                      loggers=loggers.describe())
+                      train_seconds=round(train_seconds, 3), test_seconds=round(test_seconds, 3),
+                      history=fit.history, fit_notes=fit.notes, loggers=loggers.describe())
     write_result(output_dir, record)  # before the loggers finish, so a wandb failure loses nothing
     loggers.finish(record)
     return record
