@@ -39,9 +39,10 @@ def test_steps_and_decayed_learning_rates_equal_torchs_sgd(momentum, weight_deca
     assert all(p.grad is None for p in optimizer.params) and len(optimizer.params) == 3
 
 
-def test_the_optimizer_does_not_import_torchs_compiler():
-    code = ("import sys, torch; from bench.sgd import MomentumSGD; "
+def test_neither_the_optimizer_nor_the_determinism_settings_import_torchs_compiler():
+    code = ("import sys, torch; from bench.sgd import MomentumSGD; from bench.device import make_deterministic; "
             "opt = MomentumSGD(torch.nn.Linear(2, 2).parameters(), lr=0.1, momentum=0.9); opt.zero_grad(); "
-            "print('torch._dynamo' in sys.modules)")
+            "settings = make_deterministic(torch.device('cpu')); assert settings['deterministic_algorithms']; "
+            "print('torch._dynamo' in sys.modules, 'torch._inductor' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
