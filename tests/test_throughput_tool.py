@@ -18,5 +18,5 @@ def test_the_throughput_benchmark_prints_all_three_parts():
     for row in ("dense", "hashednets 1/8", "dense, denormals kept", "GEMM floor"):
         assert re.search(rf"^   {re.escape(row)} +[\d.]+ s +[\d.]+x floor", out, re.M), row
     assert re.search(r"first run .* overhead +-?[\d.]+ s", out) and re.search(r"run 2 .* overhead +-?[\d.]+ s", out)
-    for layout in ("basic", "parallel"):
+    for layout in ("basic", "basic-1", "parallel"):
         assert re.search(rf"^   {layout} .* runs/hour .*x ideal +\(1 of 1 complete\)", out, re.M), layout

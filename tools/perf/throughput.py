@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SWEEP_METHODS = ("hashednets", "hashednets_dk", "lowrank", "rer", "nn", "dk", "pruning", "sketch")
 # each layout: (main.py overrides, what it means); {cores} is filled in
 LAYOUTS = {"basic": (["threads={cores}"], "{cores} threads, one run at a time"),
+           "basic-1": (["threads=1"], "1 thread, one run at a time"),
            "parallel": (["hydra/launcher=parallel", "hydra.launcher.n_jobs={cores}"],
                         "{cores} jobs of 1 thread")}
 
@@ -139,7 +140,7 @@ def sweep_part(args, folder: Path) -> None:
           f"{args.sweep_epochs} epochs, {cores} cores; ideal {ideal:.0f} s ({3600 * runs / ideal:.0f} runs/hour)")
     for name, (wall, records, what) in results.items():
         complete = sum(r["status"] == "complete" for r in records)
-        print(f"   {name:9} ({what:28}) {wall:7.0f} s  {3600 * len(records) / wall:6.0f} runs/hour  "
+        print(f"   {name:9} ({what:29}) {wall:7.0f} s  {3600 * len(records) / wall:6.0f} runs/hour  "
               f"{wall / ideal:5.2f}x ideal  ({complete} of {len(records)} complete)")
 
 
