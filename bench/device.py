@@ -51,7 +51,9 @@ def make_deterministic(device: torch.device) -> dict:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms also sets torch.compile's (inductor's) flag, importing the
+    # compiler (1.3-2.3 s a process here); the harness never compiles, so only the kernels' flag is set
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
     return {"deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
             "cudnn_deterministic": torch.backends.cudnn.deterministic,

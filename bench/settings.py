@@ -14,6 +14,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.budget import parse_budget_unit, parse_ratio
+from bench.cpu import thread_count
 from bench.errors import UserError
 from bench.hparams import with_hparams
 
@@ -46,7 +47,7 @@ WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v)
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
                "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR}
-RULES = {"seed": NON_NEGATIVE_INT, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
+RULES = {"seed": NON_NEGATIVE_INT, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN, "flush_denormal": BOOLEAN,
          "output_root": PATH, "data_root": PATH,
          "tune.n_trials": POSITIVE_INT, "tune.seed": NON_NEGATIVE_INT, "tune.parallel_trials": POSITIVE_INT,
          "tune.startup_trials": NON_NEGATIVE_INT,
@@ -72,6 +73,7 @@ def check_settings(cfg: DictConfig, task_overrides: list[str], groups: set[str])
             raise UserError(f"{key}={values[key]!r} is a file; it must be a directory (or a path not yet created)")
     parse_ratio(values["ratio"])
     parse_budget_unit(values["budget"]["unit"])
+    thread_count(values["threads"])
     train, _ = with_hparams(cfg)  # also refuses hparams naming no train or method key
     for key, rule in TRAIN_RULES.items():
         where = f"hparams.train.{key}" if key in (values["hparams"] or {}).get("train", {}) else f"train.{key}"

@@ -24,6 +24,7 @@ from torch import nn
 
 from bench.device import model_device
 from bench.evaluate import error_rate
+from bench.sgd import MomentumSGD
 
 # loss_fn(logits, labels, batch_index, inputs): batch_index indexes the training set, so a hook can
 # look up per-example data (e.g. a teacher's precomputed outputs); inputs are the batch the model
@@ -92,9 +93,7 @@ class Trainer:
         device (a no-op for data on it, bench/device.py).
         """
         epochs = self.epochs if epochs is None else epochs
-        optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
-                                    weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
+        optimizer = MomentumSGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
         shuffle = torch.Generator().manual_seed(self.seed)
         augment = getattr(data, "augment", None)
         augment_rng = torch.Generator().manual_seed(2**32 + self.seed)  # a stream apart from every shuffle's
@@ -105,7 +104,7 @@ class Trainer:
         start_loss, last_finite_loss = None, None
 
         def diverged(epoch: int, reason: str) -> TrainingDiverged:
-            return TrainingDiverged(phase, epoch, reason, last_finite_loss, optimizer.param_groups[0]["lr"], history)
+            return TrainingDiverged(phase, epoch, reason, last_finite_loss, optimizer.lr, history)
 
         for epoch in range(1, epochs + 1):
             model.train()
@@ -122,7 +121,7 @@ class Trainer:
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")
                 last_finite_loss = batch_loss
                 start_loss = batch_loss if start_loss is None else start_loss
-                optimizer.zero_grad(set_to_none=True)
+                optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 loss_sum += batch_loss * len(batch)
@@ -131,8 +130,8 @@ class Trainer:
             if train_loss > self.divergence_factor * reference:
                 raise diverged(epoch, f"mean training loss {train_loss:.4g} > {self.divergence_factor:g} x "
                                       f"{reference:.4g}, the larger of the starting loss and ln(classes)")
-            lr = optimizer.param_groups[0]["lr"]
-            schedule.step()
+            lr = optimizer.lr
+            optimizer.lr *= self.lr_decay  # as torch's ExponentialLR decays it, once per epoch
             val_error = error_rate(model, data.val_x, data.val_y)
             if val_error < best_val:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

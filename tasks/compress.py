@@ -14,6 +14,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.budget import parse_budget_unit, parse_ratio
 from bench.components import call_target
+from bench.cpu import configure_cpu
+from bench.data_cache import load_dataset
 from bench.device import describe_device, make_deterministic, place_data, resolve_device
 from bench.evaluate import error_rate
 from bench.export import export_compressed
@@ -25,7 +27,6 @@ from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
 from bench.sweeps import sweep_dir, sweep_name
 from bench.trainer import Trainer, TrainingDiverged
-from bench.tuning.study import best_hparams
 
 log = logging.getLogger("bench")
 
@@ -52,6 +53,8 @@ def summary(cfg: DictConfig) -> dict:
 
 def use_tuned_hparams(cfg: DictConfig) -> dict:
     """`tuned=true`: set `cfg.hparams` to the best trial of the cell's study; return where they came from."""
+    from bench.tuning.study import best_hparams  # optuna: imported only by runs that need it
+
     hparams, source = best_hparams(cfg, list(HydraConfig.get().overrides.task))
     with open_dict(cfg):
         cfg.hparams = hparams
@@ -64,10 +67,21 @@ def wandb_run_name(cfg: DictConfig, dataset_name: str) -> str:
     return f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
 
 
+def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
+    """(factory, method, budget, model): the method's compressed model for the budget, on the host."""
+    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
+    method = call_target(method_cfg)
+    budget = plan_budget(cfg.budget.unit, parse_ratio(cfg.ratio), method, method_cfg, factory, cfg.seed)
+    model = method.build(factory, budget.build_params, cfg.seed)
+    budget.require_within(method, model)
+    return factory, method, budget, model
+
+
 def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     ratio = parse_ratio(cfg.ratio)
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
+    cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
     group = cfg.logger.get("group") or sweep_name()
@@ -75,12 +89,8 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     loggers = make_loggers(cfg, output_dir, experiment_config(cfg), wandb_run_name(cfg, cfg.dataset.name), group,
                            sweep_dir())
     try:
-        data = call_target(cfg.dataset)
-        factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
-        method = call_target(method_cfg)
-        budget = plan_budget(cfg.budget.unit, ratio, method, method_cfg, factory, cfg.seed)
-        model = method.build(factory, budget.build_params, cfg.seed)
-        budget.require_within(method, model)
+        data = load_dataset(cfg.dataset)
+        factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, data)
         model.to(device)
         data = place_data(data, device)
     except BaseException:
@@ -91,7 +101,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
-              "data_on_device": data.train_x.device == device}
+              "cpu": cpu, "data_on_device": data.train_x.device == device}
     try:
         fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
     except TrainingDiverged as diverged:  # a status, never a number: no test error, no checkpoint
@@ -103,14 +113,15 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
         train_seconds = time.perf_counter() - started
         # the only look at the test set; tuning trials never take it
         test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
+        test_seconds = time.perf_counter() - started - train_seconds
         bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, method_cfg, factory,
                                           budget.build_params, cfg.seed, model)
         record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
                       bytes_on_disk=bytes_on_disk, checkpoint_sha256=file_sha256(output_dir / CHECKPOINT_FILE),
                       val_error=fit.best_val_error,
                       test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
-                      train_seconds=round(train_seconds, 3), history=fit.history, fit_notes=fit.notes,
-                      loggers=loggers.describe())
+                      train_seconds=round(train_seconds, 3), test_seconds=round(test_seconds, 3),
+                      history=fit.history, fit_notes=fit.notes, loggers=loggers.describe())
     write_result(output_dir, record)  # before the loggers finish, so a wandb failure loses nothing
     loggers.finish(record)
     return record

@@ -1,0 +1,81 @@
+"""How a run uses the CPU: its share of the cores (`threads`) and flushing denormal floats
+(`flush_denormal`). Neither changes what a run computes beyond float rounding, so neither is part
+of its identity (bench/record.py); both are recorded under `cpu`.
+
+Threads: `threads=auto` gives each job the cores it may run on divided by the jobs its launcher
+runs at once (`hydra.launcher.n_jobs` of `parallel`; one job otherwise), so two jobs on two cores
+take one thread each instead of fighting over both. torch and numba get the same count.
+
+Denormals: ReLU nets drift into numbers below float32's normal range, which this CPU computes
+many times slower. `torch.set_flush_denormal(True)` sets the FTZ/DAZ bits of the calling thread's
+MXCSR; torch's and numba's OpenMP worker threads copy it at each parallel region (libomp's
+KMP_INHERIT_FP_CONTROL), and numba's serial kernels run in the calling thread, so both are flushed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+
+from bench.errors import UserError
+
+log = logging.getLogger("bench")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask: a Slurm allocation, taskset), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def concurrent_jobs(cores: int) -> int:
+    """How many jobs the launcher running this one runs at once: joblib's n_jobs (-1: one per core,
+    -k: cores + 1 - k), else 1 (the basic launcher; a Slurm job has its own allocation)."""
+    if not HydraConfig.initialized():
+        return 1
+    n_jobs = HydraConfig.get().launcher.get("n_jobs")
+    if n_jobs is None:
+        return 1
+    return max(1, n_jobs if n_jobs > 0 else cores + 1 + n_jobs)
+
+
+def thread_count(threads) -> tuple[int, str]:
+    """(threads, why) for `threads=auto` or a positive int; a UserError otherwise."""
+    if threads == "auto":
+        cores = usable_cores()
+        jobs = concurrent_jobs(cores)
+        return max(1, cores // jobs), f"auto: {cores} cores / {jobs} concurrent jobs"
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UserError(f"threads={threads!r}: allowed are auto or a positive integer")
+    return threads, "threads option"
+
+
+def set_threads(count: int) -> int:
+    """Use `count` threads in torch and numba; returns numba's count. numba is imported only by the
+    methods that need it (hashed layers): before that, its thread count is set through the
+    environment it reads when imported; after, capped by the pool it started with. numba first:
+    starting its OpenMP pool sets OpenMP's thread count, which torch reads too."""
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_NUM_THREADS"] = str(count)
+        numba_threads = count
+    else:
+        import numba
+
+        numba_threads = min(count, numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(numba_threads)
+    torch.set_num_threads(count)
+    return numba_threads
+
+
+def configure_cpu(threads, flush_denormal: bool) -> dict:
+    """Apply `threads` and `flush_denormal` to this process; returns what the record keeps."""
+    count, source = thread_count(threads)
+    numba_threads = set_threads(count)
+    supported = torch.set_flush_denormal(bool(flush_denormal))  # False where the CPU has no FTZ/DAZ
+    flushing = bool(flush_denormal) and supported
+    if flush_denormal and not supported:
+        log.warning("flush_denormal=true: this CPU cannot flush denormals; they are computed as they are")
+    return {"threads": count, "threads_source": source, "numba_threads": numba_threads,
+            "flush_denormal_requested": bool(flush_denormal), "flush_denormal": flushing}
