@@ -47,7 +47,8 @@ WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v)
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
                "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR}
-RULES = {"seed": NON_NEGATIVE_INT, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN, "flush_denormal": BOOLEAN,
+RULES = {"seed": NON_NEGATIVE_INT, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
+         "flush_denormal": BOOLEAN,
          "output_root": PATH, "data_root": PATH,
          "tune.n_trials": POSITIVE_INT, "tune.seed": NON_NEGATIVE_INT, "tune.parallel_trials": POSITIVE_INT,
          "tune.startup_trials": NON_NEGATIVE_INT,
