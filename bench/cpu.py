@@ -8,8 +8,9 @@ take one thread each instead of fighting over both. torch and numba get the same
 
 Denormals: ReLU nets drift into numbers below float32's normal range, which this CPU computes
 many times slower. `torch.set_flush_denormal(True)` sets the FTZ/DAZ bits of the calling thread's
-MXCSR; torch's and numba's OpenMP worker threads copy it at each parallel region (libomp's
-KMP_INHERIT_FP_CONTROL), and numba's serial kernels run in the calling thread, so both are flushed.
+MXCSR; numba's serial kernels run in the calling thread, and its worker threads take the bits up
+when they are set (tested in a fresh process). Turning flushing off again does not reach numba's
+workers that have flushed, so a process that flushed once says so in every later record.
 """
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def set_threads(count: int) -> int:
     return numba_threads
 
 
+_flushed_before = False  # whether this process has flushed denormals (see the module's docstring)
+
+
 def configure_cpu(threads, flush_denormal: bool) -> dict:
     """Apply `threads` and `flush_denormal` to this process; returns what the record keeps."""
     count, source = thread_count(threads)
@@ -77,5 +81,12 @@ def configure_cpu(threads, flush_denormal: bool) -> dict:
     flushing = bool(flush_denormal) and supported
     if flush_denormal and not supported:
         log.warning("flush_denormal=true: this CPU cannot flush denormals; they are computed as they are")
+    global _flushed_before
+    numba_workers_may_flush = flushing or _flushed_before
+    if numba_workers_may_flush and not flushing:
+        log.warning("flush_denormal=false: an earlier run of this process flushed, and numba's worker threads "
+                    "may still flush denormals")
+    _flushed_before = numba_workers_may_flush
     return {"threads": count, "threads_source": source, "numba_threads": numba_threads,
-            "flush_denormal_requested": bool(flush_denormal), "flush_denormal": flushing}
+            "flush_denormal_requested": bool(flush_denormal), "flush_denormal": flushing,
+            "numba_workers_may_flush": numba_workers_may_flush}

@@ -1,5 +1,9 @@
 """How a run uses the CPU (bench/cpu.py): threads per launcher job, flushed denormals."""
+import os
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -14,6 +18,7 @@ from conftest import result_records, run_main
 from datasets.mnist5k import load_mnist5k
 from models.mlp import MLP
 
+ROOT = Path(__file__).resolve().parents[1]
 DENORMAL = np.float32(1e-39)  # below float32's smallest normal number, 1.18e-38
 
 
@@ -61,26 +66,35 @@ def test_configure_sets_torch_and_numba_threads_and_flushing():
     assert not settings["flush_denormal"] and torch.tensor([DENORMAL]).mul(1.0).item() != 0.0
 
 
-@numba.njit
-def _halve(values):
-    return values * np.float32(0.5)
+# Run in a fresh process, as a run sets flushing before its kernels start numba's thread pool. (In a
+# process whose pool threads have flushed once, turning flushing off again does not reach them.)
+FLUSH_IN_KERNELS = """
+import sys
+import numba, numpy as np
+from bench.cpu import configure_cpu
 
-
-@numba.njit(parallel=True)
-def _halve_parallel(values):
+@numba.njit(parallel=sys.argv[1] == "parallel")
+def halve(values):
     out = np.empty_like(values)
     for i in numba.prange(values.size):
         out[i] = values[i] * np.float32(0.5)
     return out
 
+values = np.full(10_000, np.float32(1e-39))
+configure_cpu(2, flush_denormal=False)
+kept = bool(np.all(halve(values) != 0))
+configure_cpu(2, flush_denormal=True)
+flushed = bool(np.all(halve(values) == 0))
+print(kept, flushed)
+"""
 
-@pytest.mark.parametrize("kernel", [_halve, _halve_parallel])
+
+@pytest.mark.parametrize("kernel", ["serial", "parallel"])
 def test_torchs_flush_setting_reaches_numba_kernels_in_this_and_its_worker_threads(kernel):
-    values = np.full(10_000, DENORMAL, dtype=np.float32)
-    configure_cpu(2, flush_denormal=False)
-    assert np.all(kernel(values) != 0)
-    configure_cpu(2, flush_denormal=True)
-    assert np.all(kernel(values) == 0)
+    done = subprocess.run([sys.executable, "-c", FLUSH_IN_KERNELS, kernel], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "NUMBA_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]  # denormals kept without flushing, zeros with it
 
 
 def test_flushing_denormals_leaves_training_equal_within_float_tolerance():
