@@ -9,7 +9,7 @@
    the three GEMMs of the 784x1000 layer's step (forward, input and weight gradients) times the
    epoch's steps, measured here with the same threads.
 2. Per-run overhead in a sweep worker: `python main.py -m seed=1,...` (one process, the basic
-   launcher, wandb off); a run's wall time is from the process start (the first run) or the
+   launcher), wandb off and wandb offline; a run's wall time is from the process start (the first run) or the
    previous run's result.json to its own result.json; its overhead is that minus its training and
    test seconds (imports, data, building the model, export, Hydra's job setup).
 3. Sweep throughput: the same sweep of methods x seeds under each launcher layout, in runs per
@@ -99,11 +99,13 @@ def epochs_part(args) -> None:
               f"{seconds / median['dense']:5.2f}x dense")
 
 
-def sweep(overrides: list[str], output_root: Path) -> tuple[float, list[dict]]:
-    """Wall seconds of `python main.py -m OVERRIDES` and its records, in the order they were written."""
-    env = {**os.environ, "WANDB_MODE": "disabled"}
+def sweep(overrides: list[str], output_root: Path, wandb: bool = False) -> tuple[float, list[dict]]:
+    """Wall seconds of `python main.py -m OVERRIDES` and its records, in the order they were written;
+    `wandb`: log to wandb offline (else no logger)."""
+    logger = ["logger=wandb", "logger.mode=offline"] if wandb else ["logger=none"]
+    env = {**os.environ, "WANDB_MODE": "offline" if wandb else "disabled", "WANDB_SILENT": "true"}
     start = time.time()
-    subprocess.run([sys.executable, "main.py", "-m", "logger=none", f"output_root={output_root}", *overrides],
+    subprocess.run([sys.executable, "main.py", "-m", *logger, f"output_root={output_root}", *overrides],
                    cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     wall = time.time() - start
     paths = sorted(output_root.glob("runs/*/result.json"), key=lambda path: path.stat().st_mtime)
@@ -112,17 +114,18 @@ def sweep(overrides: list[str], output_root: Path) -> tuple[float, list[dict]]:
 
 def overhead_part(args, folder: Path) -> None:
     seeds = ",".join(str(seed) for seed in range(1, args.overhead_runs + 1))
-    _, records = sweep([f"dataset={args.sweep_dataset}", f"train.epochs={args.sweep_epochs}", f"seed={seeds}"],
-                       folder / "overhead")
-    print(f"2. per-run overhead: hashednets 1/8 on {args.sweep_dataset}, {args.sweep_epochs} epochs, "
-          f"{len(records)} runs in one process (basic launcher, wandb off)")
-    previous = 0.0
-    for number, record in enumerate(records, 1):
-        wall = record["written"] - previous
-        busy = record["train_seconds"] + record["test_seconds"]
-        label = "first run (process start included)" if number == 1 else f"run {number}"
-        print(f"   {label:36} wall {wall:6.2f} s, training + test {busy:6.2f} s, overhead {wall - busy:5.2f} s")
-        previous = record["written"]
+    for wandb in (False, True):
+        _, records = sweep([f"dataset={args.sweep_dataset}", f"train.epochs={args.sweep_epochs}", f"seed={seeds}"],
+                           folder / f"overhead-wandb-{wandb}", wandb)
+        print(f"2. per-run overhead: hashednets 1/8 on {args.sweep_dataset}, {args.sweep_epochs} epochs, "
+              f"{len(records)} runs in one process (basic launcher, wandb {'offline' if wandb else 'off'})")
+        previous = 0.0
+        for number, record in enumerate(records, 1):
+            wall = record["written"] - previous  # includes the previous run's logger finish
+            busy = record["train_seconds"] + record["test_seconds"]
+            label = "first run (process start included)" if number == 1 else f"run {number}"
+            print(f"   {label:36} wall {wall:6.2f} s, training + test {busy:6.2f} s, overhead {wall - busy:5.2f} s")
+            previous = record["written"]
 
 
 def sweep_part(args, folder: Path) -> None:
