@@ -51,12 +51,12 @@ class WandbLogger:
     def _init(logger_cfg, run_config: dict, output_dir: Path, run_name: str, group: str | None):
         import wandb
 
-        settings = OmegaConf.to_container(logger_cfg.settings) if logger_cfg.get("settings") else {}
+        settings = OmegaConf.to_container(logger_cfg.settings) if logger_cfg.settings else {}  # null: none
         return wandb.init(
             mode=logger_cfg.mode, project=logger_cfg.project, entity=logger_cfg.entity,
             group=group, tags=list(logger_cfg.tags or []), name=run_name,
             dir=str(output_dir), config=run_config, reinit="create_new",
-            settings=wandb.Settings(init_timeout=logger_cfg.get("init_timeout", 15), **settings),
+            settings=wandb.Settings(init_timeout=logger_cfg.init_timeout, **settings),
         )
 
     @property
