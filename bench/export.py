@@ -18,6 +18,7 @@ from bench.errors import UserError
 from bench.files import write_atomically
 from bench.model_factory import ModelFactory
 from bench.record import RESULT_FILE
+from bench.shipped_targets import require_shipped_targets
 from bench.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
 
 FORMAT = "compression-bench/compressed-checkpoint/v2"
@@ -78,7 +79,26 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
         raise UserError(f"checkpoint {path}: {err}") from None
     if checkpoint.get("format") != FORMAT:
         raise UserError(f"{path} is not a compressed checkpoint of format {FORMAT}")
+    problem = _layout_problem(checkpoint)
+    if problem:
+        raise UserError(f"checkpoint {path}: {problem}")
+    # the file is data: it may only name the project's own method and model classes
+    require_shipped_targets(checkpoint["method_config"], "method", f"checkpoint {path}")
+    require_shipped_targets(checkpoint["model"]["node"], "model", f"checkpoint {path}")
     method = call_target(checkpoint["method_config"])
     model = method.build(ModelFactory.from_record(checkpoint["model"]), checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
     return model.to(device).eval()
+
+
+def _layout_problem(checkpoint: dict) -> str | None:
+    """What is missing or of the wrong type in a checkpoint of this format, or None."""
+    expected = {"method_config": dict, "model": dict, "params_budget": int, "seed": int, "state": dict}
+    for key, kind in expected.items():
+        if not isinstance(checkpoint.get(key), kind) or isinstance(checkpoint.get(key), bool):
+            return f"{key!r} is missing or not {kind.__name__}; the file is damaged or not a compressed checkpoint"
+    model = checkpoint["model"]
+    if not isinstance(model.get("node"), dict) or not isinstance(model.get("input_shape"), list) \
+            or not isinstance(model.get("num_classes"), int):
+        return "its model record lacks node, input_shape or num_classes; the file is damaged"
+    return None

@@ -66,6 +66,21 @@ def _download(root: str, folder: Path, download: bool) -> None:
         raise UserError(f"dataset=cifar10: {URL} did not unpack to {folder}; {expected}")
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles what a CIFAR-10 batch holds (dicts, lists, bytes, str, numbers, numpy arrays and scalars) and
+    nothing else: a plain pickle.load would call any function a crafted file names."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch never holds")
+        return super().find_class(module, name)
+
+
 def _read_batches(folder: Path, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     pairs = [_read_batch(folder / name) for name in names]
     return np.concatenate([images for images, _ in pairs]), np.concatenate([labels for _, labels in pairs])
@@ -75,7 +90,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images (N, 3, 32, 32), int64 labels) of one pickled batch; a bad file is a UserError naming it."""
     try:
         with open(path, "rb") as file:
-            batch = pickle.load(file, encoding="bytes")  # the batches were pickled by Python 2
+            batch = _BatchUnpickler(file, encoding="bytes").load()  # the batches were pickled by Python 2
     except Exception as err:  # a damaged pickle fails in many ways (EOFError, UnpicklingError, KeyError, ...)
         raise UserError(f"{path}: unreadable or corrupt ({_first_line(err)}); expected a pickled "
                         f"CIFAR-10 batch") from None

@@ -23,6 +23,7 @@ from bench.errors import UserError
 from bench.files import write_atomically
 from reports.bytes_frontier import frontier_text, plot_bytes_frontier
 from reports.cells import SETUP, leaderboard_cells
+from reports.csv_file import write_csv
 from reports.curves import plot_curve
 from reports.html_page import html_page
 from reports.paper import load_reference, reference_for
@@ -71,7 +72,7 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
             sources.update(paper["source"])
         if sources:
             parts += ["## Sources of the paper figures", "\n".join(f"- {s}" for s in sorted(sources))]
-        write_atomically(out_dir / "leaderboard.csv", lambda tmp: cells.to_csv(tmp, index=False))
+        write_csv(out_dir / "leaderboard.csv", cells)
     else:
         parts.append("No compression runs found.")
     for builder in section_builders:

@@ -7,9 +7,14 @@ import pandas as pd
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines = ["| " + " | ".join(map(_table_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(_table_cell, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _table_cell(text: str) -> str:
+    """A cell's text kept inside its cell: a `|` or line break from a record would split the row."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
 def error_text(cell) -> str:

@@ -69,3 +69,30 @@ def hparam_overrides(values: dict) -> list[str]:
     """Hydra command-line overrides that set a trial's values as hparams."""
     return [f"++hparams.{name}={value!r}" if isinstance(value, float) else f"++hparams.{name}={value}"
             for name, value in values.items()]
+
+
+def distribution(spec: dict):
+    """The Optuna distribution a parameter spec samples from."""
+    import optuna
+
+    if spec["type"] == "categorical":
+        return optuna.distributions.CategoricalDistribution(spec["choices"])
+    kind = optuna.distributions.IntDistribution if spec["type"] == "int" else optuna.distributions.FloatDistribution
+    return kind(spec["low"], spec["high"], log=spec.get("log", False))
+
+
+def outside_space(values: dict, params: dict[str, dict], partial: bool = False) -> str | None:
+    """Why a trial's values are not a point of the search space (a name or value it does not have), or None.
+    `partial`: values of a trial still being asked, which need not name every parameter yet."""
+    if not set(values) <= set(params) or not partial and set(values) != set(params):
+        return f"its parameters {sorted(values)} are not the search space's {sorted(params)}"
+    for name, value in values.items():
+        spec = params[name]
+        if spec["type"] == "categorical":
+            fits = value in spec["choices"]
+        else:
+            number = int if spec["type"] == "int" else (int, float)
+            fits = isinstance(value, number) and not isinstance(value, bool) and spec["low"] <= value <= spec["high"]
+        if not fits:
+            return f"{name}={value!r} is outside the search space ({spec})"
+    return None

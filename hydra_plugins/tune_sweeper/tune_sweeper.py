@@ -12,7 +12,6 @@ running are asked again first (their runs, if complete, are read back, not retra
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import sys
 import time
@@ -29,7 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 from bench.errors import UserError
 from bench.files import write_json_atomically
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
-from bench.tuning.study import WORST_VALUE, cell_identity, finished_trials, storage, study_dir
+from bench.tuning.study import (TARGET_ATTR, WORST_VALUE, StudyLock, cell_identity, finished_trials, open_study,
+                                study_dir)
 
 log = logging.getLogger("bench")
 TrialState = optuna.trial.TrialState
@@ -65,9 +65,9 @@ class TuneSweeper(Sweeper):
         params = parameters(cfg.search_space)
         directory = study_dir(cfg)
         directory.mkdir(parents=True, exist_ok=True)
-        with _exclusive(directory / "sweeper.lock"):
-            study = optuna.create_study(study_name=directory.name, storage=storage(directory),
-                                        load_if_exists=True, direction="minimize")
+        with StudyLock(directory) as lock:
+            study = open_study(cfg, create=True, lock=lock)
+            study.set_user_attr(TARGET_ATTR, cfg.tune.n_trials)  # final runs check the study against it
             # seeded by the tuning seed and the trials so far: a resumed study does not replay its first draws
             study.sampler = optuna.samplers.TPESampler(seed=cfg.tune.seed * 1_000_003 + len(study.trials),
                                                        constant_liar=True, n_startup_trials=cfg.tune.startup_trials)
@@ -126,23 +126,3 @@ def _requeue_interrupted(study: optuna.Study) -> None:
         study.enqueue_trial(trial.params, skip_if_exists=False)
         study.tell(trial.number, state=TrialState.FAIL)
         log.warning("study %s: trial %d was interrupted; its values are tried again", study.study_name, trial.number)
-
-
-class _exclusive:
-    """An OS lock on the study: one live sweeper per study (a second launch says so and stops)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        self.file = open(self.path, "a")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.close()
-            raise UserError(f"tuning study {self.path.parent.name} is being run by another live process; "
-                            "wait for it, or stop it first") from None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
