@@ -17,6 +17,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig
 
@@ -26,6 +27,7 @@ from bench.files import file_system_problem
 from bench.orphans import exit_with_launcher, mark_launching_process
 from bench.resume import claim_run_dir
 from bench.settings import check_settings
+from bench.signals import how_stopped, stop_on_sigterm
 from bench.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
 
@@ -48,10 +50,14 @@ def start_summary(cfg: DictConfig) -> dict:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict | None:
     slot = None
+    stop_on_sigterm()  # in a sweep's worker process too
     exit_with_launcher()  # a sweep's worker process ends with the sweep
     try:
         hydra_cfg = HydraConfig.get()
         check_settings(cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
+        if hydra_cfg.mode == RunMode.RUN and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".TuneSweeper"):
+            raise UserError("experiment=tune runs a tuning study, which is a multirun: add -m (python main.py -m "
+                            "experiment=tune ...); without it, this would be one ordinary run that reads the test set")
         launch_dir = hydra_cfg.runtime.output_dir  # Hydra's config and log of this attempt
         slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
         if slot.skipped:
@@ -66,11 +72,12 @@ def main(cfg: DictConfig) -> dict | None:
         if sweep_name():
             raise  # in a sweep, Hydra records this job as failed and goes on with the others
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (bench/signals.py)
         claimed = slot is not None and not slot.skipped
         recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
-        print(f"interrupted: run stopped by Ctrl-C; {recorded}", file=sys.stderr)
-        sys.exit(130)
+        signal_name, status = how_stopped(interrupt)
+        print(f"interrupted: run stopped by {signal_name}; {recorded}", file=sys.stderr)
+        sys.exit(status)
 
 
 if __name__ == "__main__":
@@ -80,4 +87,11 @@ if __name__ == "__main__":
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     mark_launching_process()
-    main()
+    stop_on_sigterm()
+    try:
+        main()
+    except KeyboardInterrupt as interrupt:  # outside a run: a sweep's launcher, or Hydra starting up
+        signal_name, status = how_stopped(interrupt)
+        print(f"interrupted: stopped by {signal_name}; each run that started is recorded in its own result.json, "
+              "and launching the same command again finishes what is missing", file=sys.stderr)
+        sys.exit(status)

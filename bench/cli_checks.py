@@ -49,15 +49,19 @@ def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
     if any(arg.split("=")[0] in OTHER_CONFIG_FLAGS for arg in argv):
         return None
     parser = OverridesParser.create()
-    composing, values = [], []
+    composing, values, hydra_options = [], [], []
     for arg in argv:
-        if arg.startswith("-") or arg.lstrip("+~").startswith("hydra"):
+        if arg.startswith("-"):
             continue
         try:
             (override,) = parser.parse_overrides([arg])
-        except Exception:  # Hydra says what is wrong with it
-            return None
+        except Exception as err:  # noqa: BLE001 -- Hydra's parser says what is wrong, in several lines
+            return f"cannot read the override {arg!r}: {_first_line(err)} (Hydra's override grammar)"
         key = override.key_or_group
+        if key.startswith("hydra"):
+            if not override.is_sweep_override():
+                hydra_options.append(arg)
+            continue
         if (conf_dir / key).is_dir():
             if override.is_sweep_override():
                 if not override.is_discrete_sweep():
@@ -84,7 +88,26 @@ def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
     for override in values:
         if override.key_or_group == "output_root" and not override.is_sweep_override():
             output_root = override.value()
-    return output_root_problem(output_root)
+    return output_root_problem(output_root) or hydra_option_problem(conf_dir, composing, hydra_options)
+
+
+def hydra_option_problem(conf_dir: Path, composing: list[str], hydra_options: list[str]) -> str | None:
+    """One line for a value Hydra's own options cannot take (`hydra.launcher.n_jobs=abc`), which Hydra
+    reports in several lines; None when they compose."""
+    if not hydra_options:
+        return None
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
+            compose("config", overrides=composing + hydra_options, return_hydra_config=True)
+    except Exception as err:  # noqa: BLE001 -- Hydra wraps the reason (its __cause__) in its own message
+        reason = f": {_first_line(err.__cause__)}" if err.__cause__ is not None else ""
+        return f"{_first_line(err).removeprefix('Error merging override ')}{reason}"
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 def output_root_problem(output_root) -> str | None:

@@ -27,8 +27,11 @@ log = logging.getLogger("bench")
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask: a Slurm allocation, taskset), not the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """Cores this process may run on, not the machine's: its affinity mask (taskset, a Slurm cgroup), and
+    within a Slurm job the CPUs allocated to each task (a cluster without cgroups leaves the mask whole)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    allocated = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return min(cores, int(allocated)) if allocated.isdigit() and int(allocated) > 0 else cores
 
 
 def concurrent_jobs(cores: int) -> int:

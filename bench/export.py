@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench.components import call_target
 from bench.errors import UserError
 from bench.files import write_atomically
+from bench.memory import require_model_fits
 from bench.model_factory import ModelFactory
 from bench.record import RESULT_FILE
 from bench.shipped_targets import require_shipped_targets
@@ -85,8 +86,10 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
     # the file is data: it may only name the project's own method and model classes
     require_shipped_targets(checkpoint["method_config"], "method", f"checkpoint {path}")
     require_shipped_targets(checkpoint["model"]["node"], "model", f"checkpoint {path}")
+    factory = ModelFactory.from_record(checkpoint["model"])
+    require_model_fits(factory.params_ref(), str(checkpoint["model"]["node"].get("name")), [torch.device("cpu")])
     method = call_target(checkpoint["method_config"])
-    model = method.build(ModelFactory.from_record(checkpoint["model"]), checkpoint["params_budget"], checkpoint["seed"])
+    model = method.build(factory, checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
     return model.to(device).eval()
 

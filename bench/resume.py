@@ -144,7 +144,9 @@ def _archive_previous_attempt(run_dir: Path) -> Path | None:
         return None
     attempts = run_dir / ATTEMPTS_DIR
     attempts.mkdir(exist_ok=True)
-    target = attempts / str(len(list(attempts.iterdir())) + 1)
+    # after the highest number present, not the count: an attempt deleted by hand leaves a gap
+    numbers = [int(p.name) for p in attempts.iterdir() if p.name.isdigit()]
+    target = attempts / str(max(numbers, default=0) + 1)
     target.mkdir()
     for path in leftovers:
         path.rename(target / path.name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import reprlib
 from pathlib import Path
 
@@ -23,6 +24,10 @@ COMPRESS_FIELDS = {
     "bytes_budget": (NUMBER, False),
 }
 NULLABLE = {"hparams": OBJECT, "hparams_source": OBJECT}  # may be null (no hparams)
+# Figures a report computes with: a value outside its range (NaN, infinite, a negative error) is a damaged record
+RANGES = {"test_error": (0, 1), "val_error": (0, 1), "compression_factor": (1, math.inf),
+          "params_stored": (0, math.inf), "params_budget": (0, math.inf), "bytes_on_disk": (0, math.inf),
+          "bytes_budget": (0, math.inf)}
 IS_KIND = {
     NUMBER: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     WHOLE: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -78,6 +83,10 @@ def record_problem(record: dict) -> str | None:
     for name, kind in NULLABLE.items():
         if record.get(name) is not None and not IS_KIND[kind](record[name]):
             return f"{name!r} is {reprlib.repr(record[name])}; expected {kind} or null"
+    for name, (low, high) in RANGES.items():
+        value = record.get(name)
+        if IS_KIND[NUMBER](value) and not (math.isfinite(value) and low <= value <= high):
+            return f"{name!r} is {value!r}; expected a finite number in [{low}, {high}]"
     return None
 
 

@@ -21,6 +21,7 @@ from bench.evaluate import error_rate
 from bench.export import export_compressed
 from bench.hparams import with_hparams
 from bench.loggers import make_loggers
+from bench.memory import require_model_fits
 from bench.model_factory import ModelFactory
 from bench.record import CHECKPOINT_FILE, experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
@@ -70,6 +71,8 @@ def wandb_run_name(cfg: DictConfig, dataset_name: str) -> str:
 def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
     """(factory, method, budget, model): the method's compressed model for the budget, on the host."""
     factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
+    # the dense model is built on the host, then the compressed one moves to the device
+    require_model_fits(factory.params_ref(), cfg.model.name, [torch.device("cpu"), resolve_device(cfg.device)])
     method = call_target(method_cfg)
     budget = plan_budget(cfg.budget.unit, parse_ratio(cfg.ratio), method, method_cfg, factory, cfg.seed)
     model = method.build(factory, budget.build_params, cfg.seed)

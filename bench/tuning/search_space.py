@@ -11,12 +11,30 @@ Names are flattened to `train.lr`; a trial's values become `hparams` (bench/hpar
 """
 from __future__ import annotations
 
+import math
+
 from omegaconf import OmegaConf
 
 from bench.errors import UserError
 from bench.hparams import TARGETS
 
 KINDS = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"}, "categorical": {"choices"}}
+
+
+def _is_number(value, kind=(int, float)) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _valid_range(spec: dict, kind=(int, float)) -> bool:
+    low, high, log = spec.get("low"), spec.get("high"), spec.get("log", False)
+    return (_is_number(low, kind) and _is_number(high, kind) and low < high and isinstance(log, bool)
+            and (low > 0 or not log))
+
+
+VALID = {"float": _valid_range, "int": lambda spec: _valid_range(spec, int),
+         "categorical": lambda spec: isinstance(spec.get("choices"), list) and len(spec["choices"]) > 0}
+RULE = {"float": "numbers low < high, low > 0 with log: true", "int": "integers low < high, low > 0 with log: true",
+        "categorical": "a non-empty list of choices"}
 
 
 def parameters(search_space) -> dict[str, dict]:
@@ -31,9 +49,9 @@ def parameters(search_space) -> dict[str, dict]:
             if kind not in KINDS:
                 raise UserError(f"search_space.{name}.type={kind!r}: allowed: {', '.join(KINDS)}")
             extra = set(spec) - KINDS[kind] - {"type"}
-            if extra or (kind != "categorical" and not spec.get("low", 0) < spec.get("high", 0)):
+            if extra or not VALID[kind](spec):
                 raise UserError(f"search_space.{name}: {spec} is not a valid {kind} range "
-                                f"(keys: {', '.join(sorted(KINDS[kind]))}; low < high)")
+                                f"(keys: {', '.join(sorted(KINDS[kind]))}; {RULE[kind]})")
             params[name] = spec
     if not params:
         raise UserError("search_space is empty for this method; nothing to tune (set it in conf/method/NAME.yaml)")

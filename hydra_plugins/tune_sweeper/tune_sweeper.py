@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import UserError
 from bench.files import write_json_atomically
+from bench.settings import check_settings
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
 from bench.tuning.study import (TARGET_ATTR, WORST_VALUE, StudyLock, cell_identity, finished_trials, open_study,
                                 study_dir)
@@ -62,6 +63,8 @@ class TuneSweeper(Sweeper):
 
     def tune_cell(self, cell: list[str]) -> dict:
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(cell))
+        # the settings a run checks, here before the sweeper uses tune.* or the trials start
+        check_settings(cfg, list(cell), set(cfg.hydra.runtime.choices))
         params = parameters(cfg.search_space)
         directory = study_dir(cfg)
         directory.mkdir(parents=True, exist_ok=True)
