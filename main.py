@@ -87,7 +87,7 @@ if __name__ == "__main__":
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     mark_launching_process()
-    stop_on_sigterm()
+    stop_on_sigterm(forward_to_workers=True)
     try:
         main()
     except KeyboardInterrupt as interrupt:  # outside a run: a sweep's launcher, or Hydra starting up

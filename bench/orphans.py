@@ -56,10 +56,22 @@ def _ancestors() -> list[int]:
     """This process's parent, grandparent, ... (empty where /proc cannot be read)."""
     chain, pid = [], os.getpid()
     while pid > 1:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:  # no /proc, or a process in the chain just ended
+        pid = _parent_of(pid)
+        if pid is None:  # no /proc, or a process in the chain just ended
             break
-        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
         chain.append(pid)
     return chain
+
+
+def child_processes() -> list[int]:
+    """The processes this one started (a sweep's workers), read from /proc; empty where it cannot be read."""
+    me = os.getpid()
+    return [int(entry.name) for entry in Path("/proc").glob("[0-9]*") if _parent_of(int(entry.name)) == me]
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid

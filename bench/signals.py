@@ -7,8 +7,11 @@ only the line printed and the exit status (128 + 15) differ.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
+from pathlib import Path
 
 
 class Terminated(KeyboardInterrupt):
@@ -16,15 +19,37 @@ class Terminated(KeyboardInterrupt):
 
 
 SIGINT_EXIT, SIGTERM_EXIT = 130, 143  # 128 + the signal's number, as a shell reports a process it killed
+WORKERS_GRACE_SECONDS = 5  # how long a launcher waits for its workers to record their runs
 
 
-def stop_on_sigterm() -> None:
-    """From now on, SIGTERM raises Terminated in this process's main thread (signals reach no other)."""
+def stop_on_sigterm(forward_to_workers: bool = False) -> None:
+    """From now on, SIGTERM raises Terminated in this process's main thread (signals reach no other).
+
+    `forward_to_workers`: in a sweep's launching process, SIGTERM is first passed on to the worker
+    processes it started, which record their runs `interrupted` (a terminal's Ctrl-C reaches them all
+    at once; a `kill` reaches only the launcher), and they get a moment to do so.
+    """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, _forward_and_raise if forward_to_workers else _raise_terminated)
 
 
 def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _forward_and_raise(signum, frame) -> None:
+    from bench.orphans import child_processes
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM while passing it on changes nothing
+    workers = child_processes()
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:  # it ended meanwhile
+            pass
+    deadline = time.monotonic() + WORKERS_GRACE_SECONDS
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.05)
     raise Terminated()
 
 

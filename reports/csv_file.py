@@ -21,6 +21,7 @@ def as_spreadsheet_text(value):
 
 def write_csv(path: Path, table: pd.DataFrame) -> None:
     safe = table.copy()
-    for column in safe.columns[safe.dtypes == object]:
-        safe[column] = safe[column].map(as_spreadsheet_text)
+    for column in safe.columns:
+        if pd.api.types.is_object_dtype(safe[column]) or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(as_spreadsheet_text)
     write_atomically(path, lambda tmp: safe.to_csv(tmp, index=False))

@@ -95,13 +95,16 @@ def open_study(cfg: DictConfig, create: bool, lock: "StudyLock") -> optuna.Study
             return study
         if problem is not None:
             quarantine(journal, f"not a usable tuning journal: {problem}")
+    trials = trials_from_records(cfg, params)
+    if not trials and not create:
+        return None
     directory.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(study_name=directory.name, storage=storage(directory), direction="minimize")
-    rebuilt = rebuild_from_records(study, cfg, params)
-    if rebuilt:
+    study.add_trials(trials)
+    if trials:
         log.warning("study %s: rebuilt from the records of its %d finished trial runs under %s", directory.name,
-                    rebuilt, Path(cfg.output_root) / RUNS_DIR)
-    return study if rebuilt or create else None
+                    len(trials), Path(cfg.output_root) / RUNS_DIR)
+    return study
 
 
 def _read_study(directory: Path, params: dict) -> tuple[optuna.Study | None, str | None]:
@@ -125,9 +128,9 @@ def _outside(trial: optuna.trial.FrozenTrial, params: dict) -> str | None:
     return f"trial {trial.number}: {why}" if why else None
 
 
-def rebuild_from_records(study: optuna.Study, cfg: DictConfig, params: dict) -> int:
-    """Add to `study` every finished trial run of its cell found under OUTPUT_ROOT/runs; return how many."""
-    cell, added = trial_cell(experiment_config(cfg)), 0
+def trials_from_records(cfg: DictConfig, params: dict) -> list[optuna.trial.FrozenTrial]:
+    """Every finished trial run of the cell found under OUTPUT_ROOT/runs, as a trial of its study."""
+    cell, trials = trial_cell(experiment_config(cfg)), []
     for path in sorted(Path(cfg.output_root, RUNS_DIR).glob("*/result.json")):
         try:
             record = read_json_object(path) or {}
@@ -140,12 +143,11 @@ def rebuild_from_records(study: optuna.Study, cfg: DictConfig, params: dict) -> 
                 or trial_cell(record["config"]) != cell or outside_space(values, params)
                 or not (diverged or isinstance(value, (int, float)) and 0 <= value <= 1)):
             continue
-        study.add_trial(optuna.trial.create_trial(
+        trials.append(optuna.trial.create_trial(
             params=values, distributions={name: distribution(params[name]) for name in values},
             value=WORST_VALUE if diverged else value,
             user_attrs={"status": record["status"], "config_hash": record.get("config_hash")}))
-        added += 1
-    return added
+    return trials
 
 
 def best_hparams(cfg: DictConfig, overrides: list[str]) -> tuple[dict, dict]:
