@@ -1,4 +1,5 @@
-"""Ctrl-C during a run: one line, the run recorded `interrupted`, exit 130, and the next launch redoes it."""
+"""Ctrl-C (or SIGTERM, as `kill` and Slurm send) during a run: one line, the run recorded `interrupted`, exit 130
+(143), and the next launch redoes it."""
 import json
 import os
 import signal
@@ -12,8 +13,8 @@ from conftest import REPO
 LONG_RUN = ["dataset=mnist5k_tiny", "train.epochs=500", "train.patience=500", "logger=none"]
 
 
-def interrupt_mid_training(output_root, logs) -> tuple[int, str, str]:
-    """Start a run, send SIGINT once its record says running and an epoch was logged: (exit status, stdout, stderr)."""
+def interrupt_mid_training(output_root, logs, signum=signal.SIGINT) -> tuple[int, str, str]:
+    """Start a run, send `signum` once its record says running and an epoch was logged: (exit status, stdout, stderr)."""
     env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
     stdout, stderr = logs.with_suffix(".out"), logs.with_suffix(".err")
     with open(stdout, "w") as out, open(stderr, "w") as err:
@@ -23,7 +24,7 @@ def interrupt_mid_training(output_root, logs) -> tuple[int, str, str]:
             while not (running(output_root) and "train epoch" in stdout.read_text()):
                 assert process.poll() is None, f"the run ended before it was interrupted:\n{stderr.read_text()}"
                 time.sleep(0.2)
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signum)
             status = process.wait(timeout=120)
         finally:
             process.kill()  # a no-op when it ended
@@ -48,3 +49,12 @@ def test_ctrl_c_records_the_run_interrupted_and_the_next_launch_redoes_it(tmp_pa
     assert status == 130
     assert "previous attempt (interrupted) moved to" in stdout  # redone, not skipped as finished
     assert json.loads((record_path.parent / "attempts" / "1" / "result.json").read_text())["status"] == "interrupted"
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_with_its_own_exit_status(tmp_path):
+    status, _, stderr = interrupt_mid_training(tmp_path / "out", tmp_path / "run", signal.SIGTERM)
+    (record_path,) = (tmp_path / "out").glob("runs/*/result.json")
+    assert status == 143 and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == \
+        f"interrupted: run stopped by SIGTERM; recorded as interrupted in {record_path.parent}"
+    assert json.loads(record_path.read_text())["status"] == "interrupted"

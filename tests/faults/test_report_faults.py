@@ -28,6 +28,13 @@ BAD_RECORDS = {
     "config a list": json.dumps({**record("hashednets", "1/8", 7, 0.01), "config": [1]}).encode(),
     "config_hash a list": json.dumps({**record("hashednets", "1/8", 7, 0.01), "config_hash": [1]}).encode(),
     "hparams_source a string": json.dumps({**record("hashednets", "1/8", 7, 0.01), "hparams_source": "x"}).encode(),
+    "a 5,001-digit seed": json.dumps(record("hashednets", "1/8", 7, 0.01)).replace(
+        '"seed": 7', '"seed": ' + "9" * 5001).encode(),
+    "nesting 100,000 deep": b'{"status": "complete", "config": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "test_error NaN": json.dumps(record("hashednets", "1/8", 7, float("nan"))).encode(),
+    "test_error infinite": json.dumps(record("hashednets", "1/8", 7, float("inf"))).encode(),
+    "test_error negative": json.dumps(record("hashednets", "1/8", 7, -0.1)).encode(),
+    "test_error above 1": json.dumps(record("hashednets", "1/8", 7, 1.5)).encode(),
 }
 WHY = {"random bytes": "not JSON", "a JSON list": "a JSON list, not an object", "truncated": "not JSON",
        "no method": "no 'method' field", "no status": "no 'status' field",
@@ -35,7 +42,12 @@ WHY = {"random bytes": "not JSON", "a JSON list": "a JSON list, not an object", 
        "complete without test_error": "no 'test_error' field", "seed a string": "'seed' is '7'; expected an integer",
        "config a list": "'config' is [1]; expected a JSON object",
        "config_hash a list": "'config_hash' is [1]; expected a string",
-       "hparams_source a string": "'hparams_source' is 'x'; expected a JSON object or null"}
+       "hparams_source a string": "'hparams_source' is 'x'; expected a JSON object or null",
+       "a 5,001-digit seed": "not JSON (ValueError: Exceeds the limit", "nesting 100,000 deep": "not JSON (RecursionError",
+       "test_error NaN": "'test_error' is nan; expected a finite number in [0, 1]",
+       "test_error infinite": "'test_error' is inf; expected a finite number in [0, 1]",
+       "test_error negative": "'test_error' is -0.1; expected a finite number in [0, 1]",
+       "test_error above 1": "'test_error' is 1.5; expected a finite number in [0, 1]"}
 
 
 def results_with(root, bad: bytes):

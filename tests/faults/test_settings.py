@@ -1,5 +1,6 @@
 """Bad settings end with one `error:` line naming the key, the value and what is allowed, exit 2,
 before any data is loaded or any run directory claimed."""
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -59,6 +60,11 @@ BAD_SETTINGS = [
     (["dataset=nope"], "dataset='nope' is unknown; allowed: basic,"),
     (["model=nope"], "model='nope' is unknown; allowed: lenet5,"),
     (["device=tpu"], "device='tpu' is unknown; allowed: auto, cpu"),
+    # Hydra's own options and override grammar: one line, not Hydra's several
+    (["hydra/launcher=parallel", "hydra.launcher.n_jobs=abc"],
+     "hydra.launcher.n_jobs=abc: Value 'abc' of type 'str' could not be converted to Integer"),
+    (["hydra.job.chdir=maybe"], "hydra.job.chdir=maybe: Value 'maybe' is not a valid bool"),
+    (["train.epochs=[1"], "cannot read the override 'train.epochs=[1'"),
 ]
 
 
@@ -134,3 +140,23 @@ def test_an_empty_output_root_writes_nothing_at_the_file_system_root(capsys):
     status, _ = run_cli([*FAST, "output_root="], capsys)
     assert status == 2
     assert not root_launches.exists()
+
+
+def test_a_model_too_large_for_memory_is_refused_before_it_is_built(tmp_path):
+    done = run_main(*FAST, "model.hidden=[100000000]", output_root=tmp_path, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: model=mlp3 has 79,500,000,010 dense parameters (296.2 GiB as float32") and \
+        "free: choose a smaller model (model.hidden, model.width)" in line
+    [record] = result_records(tmp_path)
+    assert record["status"] == "failed" and "dense parameters" in record["error"]  # redone by the next launch
+
+
+@pytest.mark.parametrize("n_jobs", ["0", "-1000"])
+def test_a_parallel_sweep_refuses_n_jobs_it_cannot_take(tmp_path, capsys, n_jobs):
+    status, stderr = run_cli(["-m", *FAST, f"output_root={tmp_path}", "seed=1,2", "hydra/launcher=parallel",
+                              f"hydra.launcher.n_jobs={n_jobs}"], capsys)
+    assert status == 2 and stderr.strip().splitlines() == [
+        f"error: hydra.launcher.n_jobs={n_jobs}: allowed are a positive integer (processes at once) or "
+        f"-1 .. -{len(os.sched_getaffinity(0))} (-1: one per usable core, -2: all but one, ...)"]
+    assert not (tmp_path / "runs").exists()

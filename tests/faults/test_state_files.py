@@ -30,8 +30,13 @@ def truncated(data: bytes) -> bytes:
 # ---- result records
 
 
-@pytest.mark.parametrize("content", [RANDOM_BYTES, b"[1, 2, 3]", b'{"status": "compl', b""],
-                         ids=["random bytes", "a JSON list", "truncated", "empty"])
+HUGE_NUMBER = b'{"status": "complete", "seed": ' + b"9" * 5001 + b"}"
+DEEP = b'{"status": "complete", "config": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize("content", [RANDOM_BYTES, b"[1, 2, 3]", b'{"status": "compl', b"", HUGE_NUMBER, DEEP],
+                         ids=["random bytes", "a JSON list", "truncated", "empty", "a 5,001-digit number",
+                              "nesting 100,000 deep"])
 def test_an_unreadable_record_is_moved_aside_and_read_as_absent(tmp_path, content, caplog):
     (tmp_path / "result.json").write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="bench"):
@@ -52,7 +57,7 @@ def claim(tmp_path, record: bytes, checkpoint: bytes | None = None):
     """Claim the run directory of a tiny config that holds RECORD's bytes (and CHECKPOINT) from before."""
     cfg = compose_config("dataset=mnist5k_tiny", "logger=none", f"output_root={tmp_path}")
     run_dir = run_dir_of(tmp_path, cfg)
-    run_dir.mkdir(parents=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "result.json").write_bytes(record)
     if checkpoint is not None:
         (run_dir / "model.pt").write_bytes(checkpoint)
@@ -81,11 +86,22 @@ def test_a_complete_run_whose_checkpoint_is_gone_or_changed_is_redone(tmp_path, 
     assert (archived / "model.pt").exists() == (checkpoint is not None)
 
 
+def test_an_attempt_deleted_by_hand_does_not_block_the_next(tmp_path):
+    claim(tmp_path, b'{"status": "failed"}')  # the failed attempt moves to attempts/1
+    slot = claim(tmp_path, b'{"status": "failed"}')  # and this one to attempts/2
+    (slot.dir / "attempts" / "1" / "result.json").unlink()
+    (slot.dir / "attempts" / "1").rmdir()  # someone tidies up by hand
+    slot = claim(tmp_path, b'{"status": "interrupted"}')
+    assert not slot.skipped and sorted(p.name for p in (slot.dir / "attempts").iterdir()) == ["2", "3"]
+    assert json.loads((slot.dir / "attempts" / "3" / "result.json").read_text())["status"] == "interrupted"
+
+
 def test_a_diverged_run_has_no_checkpoint_and_stays_final(tmp_path):
     assert claim(tmp_path, json.dumps({"status": "diverged", "divergence": {"epoch": 1}}).encode()).skipped
 
 
-@pytest.mark.parametrize("content", [RANDOM_BYTES, b"[1, 2, 3]"], ids=["random bytes", "a JSON list"])
+@pytest.mark.parametrize("content", [RANDOM_BYTES, b"[1, 2, 3]", HUGE_NUMBER],
+                         ids=["random bytes", "a JSON list", "a 5,001-digit number"])
 def test_a_garbage_record_does_not_block_the_run(tmp_path, content):
     slot = claim(tmp_path, content)
     assert not slot.skipped

@@ -123,3 +123,35 @@ def test_the_same_sweep_launched_twice_at_once_runs_each_run_once(tmp_path):
     assert trained == 3 and sum(out.count("skipping") for out in outputs) == 3
     assert_each_complete_once(tmp_path, 3)
     assert not attempts(tmp_path)
+
+
+@pytest.mark.parametrize("signum, to_whom, status, said", [
+    (signal.SIGINT, "every process of the session (a terminal's Ctrl-C)", 130, "Ctrl-C"),
+    (signal.SIGTERM, "the launching process only (`kill`)", 143, "SIGTERM")], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stopped_parallel_sweep_says_so_in_lines_and_records_its_runs_interrupted(tmp_path, signum, to_whom,
+                                                                                     status, said):
+    sweep = [*FOUR_RUNS, *TINY, "train.epochs=200", *LOCAL_WORKERS["parallel"]]
+    process = launch(*sweep, output_root=tmp_path)
+    wait_for(lambda: sum(r["status"] == "running" for r in records(tmp_path)) >= 2, what="two runs training")
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)
+    else:
+        os.kill(process.pid, signum)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == status and "Traceback" not in output, output[-3000:]
+    assert output.strip().splitlines()[-1] == (
+        f"interrupted: stopped by {said}; each run that started is recorded in its own result.json, and launching "
+        "the same command again finishes what is missing")
+    assert sorted(r["status"] for r in records(tmp_path)) == ["interrupted", "interrupted"]
+    finish(launch(*sweep, output_root=tmp_path))
+    assert_each_complete_once(tmp_path, 4)
+
+
+def test_more_parallel_jobs_than_cores_are_capped_and_said(tmp_path):
+    output = finish(launch("-m", "method=nn", "seed=1,2", *TINY, "train.epochs=2", "hydra/launcher=parallel",
+                           "hydra.launcher.n_jobs=1000", output_root=tmp_path))
+    cores = len(os.sched_getaffinity(0))
+    assert (f"hydra.launcher.n_jobs=1000: more processes than the {cores} usable cores only compete for them; "
+            f"running at most {cores} at a time") in output
+    assert f"Joblib.Parallel(n_jobs={min(cores, 2)}," in output
+    assert_each_complete_once(tmp_path, 2)
