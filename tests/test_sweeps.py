@@ -167,7 +167,7 @@ def test_inflation_keeps_the_stored_size_while_the_virtual_net_grows():
     assert max(budgets) - min(budgets) <= 10  # differs only by the 10 output biases, which do not grow
 
 
-@pytest.mark.parametrize("launcher, target", [("parallel", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
+@pytest.mark.parametrize("launcher, target", [("parallel", "ParallelLauncher"), ("slurm", "SlurmLauncher"),
                                               ("slurm_local", "LocalLauncher"), ("ray_cluster", "RayLauncher")])
 def test_launcher_configs_compose(launcher, target):
     if launcher == "ray_cluster":
