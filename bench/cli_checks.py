@@ -61,6 +61,11 @@ def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
         if key.startswith("hydra"):
             if not override.is_sweep_override():
                 hydra_options.append(arg)
+            # Hydra's log folders: a path Hydra cannot create ends in its traceback
+            if key in ("hydra.run.dir", "hydra.sweep.dir") and "${" not in str(override.value()):
+                problem = output_root_problem(override.value(), key)
+                if problem:
+                    return problem
             continue
         if (conf_dir / key).is_dir():
             if override.is_sweep_override():
@@ -110,19 +115,19 @@ def _first_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
-def output_root_problem(output_root) -> str | None:
-    """Why runs cannot be written under `output_root` (empty, a file, not writable), else None."""
+def output_root_problem(output_root, key: str = "output_root") -> str | None:
+    """Why files cannot be written under the folder `key` names (empty, a file, not writable), else None."""
     if output_root is None or str(output_root).strip() == "":
-        return f"output_root={output_root!r} must be a non-empty path (where runs are written, e.g. outputs)"
+        return f"{key}={output_root!r} must be a non-empty path (where runs are written, e.g. outputs)"
     existing = Path(str(output_root)).absolute()
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        return f"output_root={str(output_root)!r}: {existing} is a file; it must be a directory"
+        return f"{key}={str(output_root)!r}: {existing} is a file; it must be a directory"
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
-        return f"cannot write {existing}: {err.strerror} (output_root={str(output_root)!r})"
+        return f"cannot write {existing}: {err.strerror} ({key}={str(output_root)!r})"
     return None
 

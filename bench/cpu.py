@@ -53,6 +53,9 @@ def thread_count(threads) -> tuple[int, str]:
         return max(1, cores // jobs), f"auto: {cores} cores / {jobs} concurrent jobs"
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise UserError(f"threads={threads!r}: allowed are auto or a positive integer")
+    cores = usable_cores()
+    if threads > cores:  # more threads than cores only take turns on them (and numba starts each one)
+        return cores, f"threads={threads}: more than the {cores} usable cores; using {cores}"
     return threads, "threads option"
 
 
@@ -79,6 +82,8 @@ _flushed_before = False  # whether this process has flushed denormals (see the m
 def configure_cpu(threads, flush_denormal: bool) -> dict:
     """Apply `threads` and `flush_denormal` to this process; returns what the record keeps."""
     count, source = thread_count(threads)
+    if source.startswith("threads="):  # capped: said aloud, and the record keeps why
+        log.warning(source)
     numba_threads = set_threads(count)
     supported = torch.set_flush_denormal(bool(flush_denormal))  # False where the CPU has no FTZ/DAZ
     flushing = bool(flush_denormal) and supported

@@ -28,12 +28,18 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the recipe computes in float32: a larger number overflows mid-step
+SEED_MAX = 2**32 - 1  # numpy's and the hash streams' seeds are 32-bit
+
+
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and abs(value) <= FLOAT32_MAX
 
 
 POSITIVE_INT = (lambda v: _is_int(v) and v > 0, "a positive integer")
 NON_NEGATIVE_INT = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+SEED = (lambda v: _is_int(v) and 0 <= v <= SEED_MAX, f"an integer in [0, {SEED_MAX}]")
 POSITIVE_NUMBER = (lambda v: _is_number(v) and v > 0, "a number > 0")
 NON_NEGATIVE_NUMBER = (lambda v: _is_number(v) and v >= 0, "a number >= 0")
 FRACTION = (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)")
@@ -47,12 +53,12 @@ WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v)
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
                "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR}
-RULES = {"seed": NON_NEGATIVE_INT, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
+RULES = {"seed": SEED, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
          "flush_denormal": BOOLEAN,
          "output_root": PATH, "data_root": PATH,
-         "tune.n_trials": POSITIVE_INT, "tune.seed": NON_NEGATIVE_INT, "tune.parallel_trials": POSITIVE_INT,
+         "tune.n_trials": POSITIVE_INT, "tune.seed": SEED, "tune.parallel_trials": POSITIVE_INT,
          "tune.startup_trials": NON_NEGATIVE_INT,
-         "model.hidden": WIDTHS, "model.width": POSITIVE_NUMBER}
+         "model.hidden": WIDTHS, "model.width": POSITIVE_NUMBER, "logger.init_timeout": POSITIVE_NUMBER}
 DIRECTORY_KEYS = ("output_root", "data_root")  # may not exist yet, but must not be a file
 
 
@@ -122,8 +128,10 @@ def _lookup(values: dict, dotted: str):
 
 
 def _check(key: str, value, rule) -> None:
-    if value is None and key.startswith("model."):
-        return  # an option this model family does not have
+    if value is None and key.startswith(("model.", "logger.")):
+        return  # an option this model family (or logger) does not have
     accepts, allowed = rule
     if not accepts(value):
+        if isinstance(value, float) and math.isfinite(value) and abs(value) > FLOAT32_MAX:
+            allowed += f" no larger than {FLOAT32_MAX:.4g} (float32's largest, which the recipe computes in)"
         raise UserError(f"{key}={value!r} must be {allowed}")

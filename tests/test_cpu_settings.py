@@ -52,6 +52,19 @@ def test_auto_threads_share_the_cores_among_the_launchers_concurrent_jobs(monkey
     assert count == threads and "8 cores" in source
 
 
+def test_more_threads_than_cores_are_capped_and_the_reason_kept(monkeypatch):
+    fake_launcher(monkeypatch, cores=2, launcher=None)
+    assert thread_count(1000) == (2, "threads=1000: more than the 2 usable cores; using 2")
+    assert thread_count(2) == (2, "threads option")
+
+
+def test_auto_threads_take_a_slurm_jobs_cpus_per_task(monkeypatch):
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert bench.cpu.usable_cores() == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "")
+    assert bench.cpu.usable_cores() == len(os.sched_getaffinity(0))
+
+
 @pytest.mark.parametrize("value", [0, -2, "many", 1.5, True])
 def test_a_bad_thread_count_is_the_users_error(value):
     with pytest.raises(UserError, match=f"threads={value!r}.*auto or a positive integer"):

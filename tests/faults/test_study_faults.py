@@ -94,7 +94,7 @@ BAD_TUNE_SETTINGS = {
     "tune.n_trials=abc": "error: tune.n_trials='abc' must be a positive integer",
     "tune.n_trials=1.5": "error: tune.n_trials=1.5 must be a positive integer",
     "tune.parallel_trials=0": "error: tune.parallel_trials=0 must be a positive integer",
-    "tune.seed=-1": "error: tune.seed=-1 must be an integer >= 0",
+    "tune.seed=-1": "error: tune.seed=-1 must be an integer in [0, 4294967295]",
     "search_space.train.lr.low=abc": "error: search_space.train.lr: {'type': 'float', 'low': 'abc'",
     "search_space.train.lr.low=-1": "error: search_space.train.lr: {'type': 'float', 'low': -1",
 }
