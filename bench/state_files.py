@@ -26,6 +26,8 @@ def read_json_object(path: Path) -> dict | None:
         data = json.loads(Path(path).read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise UnreadableStateFile("a folder, not a file") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: bad JSON, or a 5,000-digit number
         raise UnreadableStateFile(f"not JSON ({type(err).__name__}: {str(err)[:200]})") from None
     if not isinstance(data, dict):

@@ -110,9 +110,9 @@ def open_study(cfg: DictConfig, create: bool, lock: "StudyLock") -> optuna.Study
 def _read_study(directory: Path, params: dict) -> tuple[optuna.Study | None, str | None]:
     """(the study in the journal, None), (None, why it cannot be used), or (None, None) without a journal."""
     journal = directory / JOURNAL_FILE
-    if not journal.is_file() or journal.stat().st_size == 0:
+    if not journal.exists() or journal.is_file() and journal.stat().st_size == 0:
         return None, None
-    problem = journal_problem(journal, directory.name)
+    problem = journal_problem(journal, directory.name) if journal.is_file() else "not a file"
     if problem is not None:
         return None, problem
     try:

@@ -26,7 +26,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import UserError
-from bench.files import write_json_atomically
+from bench.files import file_system_problem, write_json_atomically
 from bench.settings import check_settings
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
 from bench.tuning.study import (TARGET_ATTR, WORST_VALUE, StudyLock, cell_identity, finished_trials, open_study,
@@ -57,8 +57,8 @@ class TuneSweeper(Sweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         try:
             return [self.tune_cell(cell) for cell in cells]
-        except UserError as err:  # e.g. a bad search space: one line and exit 2, as main.py does for a run
-            print(f"error: {err}", file=sys.stderr)
+        except (UserError, OSError) as err:  # e.g. a bad search space: one line and exit 2, as main.py does for a run
+            print(f"error: {err if isinstance(err, UserError) else file_system_problem(err)}", file=sys.stderr)
             sys.exit(2)
 
     def tune_cell(self, cell: list[str]) -> dict:

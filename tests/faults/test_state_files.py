@@ -46,6 +46,11 @@ def test_an_unreadable_record_is_moved_aside_and_read_as_absent(tmp_path, conten
     assert "result.json" in caplog.text and "moved aside" in caplog.text
 
 
+def test_a_record_replaced_by_a_folder_is_moved_aside(tmp_path):
+    (tmp_path / "result.json").mkdir()
+    assert read_record(tmp_path) is None and (tmp_path / "result.json.corrupt-1").is_dir()
+
+
 def test_quarantined_files_never_overwrite_each_other(tmp_path):
     for content in (b"[1]", b"[2]"):
         (tmp_path / "result.json").write_bytes(content)

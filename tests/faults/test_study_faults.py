@@ -42,6 +42,7 @@ DAMAGE = {
     "random bytes": lambda tmp_path, path: path.write_bytes(random.Random(0).randbytes(3000)),
     "another cell's journal": another_cells_journal,
     "a 5,000-digit number": lambda tmp_path, path: path.write_text(f'{{"op_code": {"9" * 5000}}}\n'),
+    "a folder": lambda tmp_path, path: (path.unlink(), path.mkdir()),
 }
 
 
@@ -51,11 +52,12 @@ def test_a_damaged_journal_is_moved_aside_and_the_study_rebuilt_from_its_trial_r
     journal = journal_of(tmp_path)
     before = {t.user_attrs["config_hash"]: t.value for t in finished_trials(load(tmp_path))}
     DAMAGE[kind](tmp_path, journal)
-    damaged = journal.read_bytes()
+    damaged = journal.read_bytes() if journal.is_file() else None
 
     again = tune(tmp_path, "tune.n_trials=3")  # resumes: the two trials read back from their records, one more run
     assert "not a usable tuning journal" in again.stdout + again.stderr and "Traceback" not in again.stderr
-    assert (journal.parent / f"{JOURNAL_FILE}.corrupt-1").read_bytes() == damaged  # kept, never deleted
+    kept = journal.parent / f"{JOURNAL_FILE}.corrupt-1"  # kept, never deleted
+    assert kept.is_dir() if damaged is None else kept.read_bytes() == damaged
     study = load(tmp_path)
     rebuilt = {t.user_attrs["config_hash"]: t.value for t in finished_trials(study)}
     assert len(rebuilt) == 3 and all(rebuilt[h] == v for h, v in before.items())
