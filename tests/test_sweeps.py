@@ -54,7 +54,7 @@ def test_smoke_preset_multirun_with_the_parallel_launcher(tmp_path):
     # one wandb run per job, all in the sweep's group
     wandb_runs = [r["loggers"]["wandb"] for r in found.values()]
     assert len({w["id"] for w in wandb_runs}) == 3
-    assert {w["group"] for w in wandb_runs} == {Path(rec["launch_dir"]).parent.name}
+    assert {w["group"] for w in wandb_runs} == {f"method | {Path(rec['launch_dir']).parent.name}"}  # what it sweeps
     # the report of this sweep: the HTML page shows figures that exist
     written = leaderboard.write_report(list(found.values()), tmp_path / "report", section_builders=[])
     page = written["html"].read_text()
