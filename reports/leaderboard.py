@@ -45,6 +45,13 @@ def setup_title(setup: tuple) -> str:
     return f"{dataset} · {model} · {epochs} epochs · recipe {recipe} · budget in {unit}"
 
 
+def titled_cells(compress: list[dict]) -> pd.DataFrame:
+    """The cells of these compression records, each with its setup's title."""
+    cells = leaderboard_cells(compress)
+    cells["setup_title"] = [setup_title(tuple(row)) for row in cells[SETUP].itertuples(index=False)]
+    return cells
+
+
 def write_report(records: list[dict], out_dir: Path, section_builders: list[SectionBuilder] = SECTION_BUILDERS,
                  wandb_project: str | None = None, wandb_mode: str = "offline") -> dict:
     """Write every file of the report; return their paths."""
@@ -54,8 +61,7 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
              "complete runs of one setup, method and ratio over seeds."]
     cells, figures = pd.DataFrame(), {}
     if compress:
-        cells = leaderboard_cells(compress)
-        cells["setup_title"] = [setup_title(tuple(row)) for row in cells[SETUP].itertuples(index=False)]
+        cells = titled_cells(compress)
         reference = load_reference()
         sources = set()
         for setup, setup_cells in cells.groupby(SETUP, sort=True):
@@ -84,10 +90,10 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
     written = {"markdown": out_dir / "leaderboard.md", "html": out_dir / "index.html", "figures": figures}
     if compress:
         written["csv"] = out_dir / "leaderboard.csv"
-    if wandb_project and figures:
+    if wandb_project and compress:
         from reports.wandb_report import log_to_wandb
 
-        written["wandb"] = log_to_wandb(cells, figures, wandb_project, wandb_mode, out_dir)
+        written["wandb"] = log_to_wandb(compress, titled_cells, wandb_project, wandb_mode, out_dir)
     return written
 
 
@@ -109,7 +115,8 @@ def parse_args(argv):
     parser.add_argument("results_dirs", nargs="+", help="folders searched for result.json files (e.g. outputs)")
     parser.add_argument("--out", default="leaderboard", help="folder for the report (default: leaderboard)")
     parser.add_argument("--overwrite", action="store_true", help="replace the report files of an earlier report")
-    parser.add_argument("--wandb", action="store_true", help="also log the curves to Weights & Biases")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also log each sweep's table and curves to Weights & Biases, inside the sweep's group")
     parser.add_argument("--wandb-project", default="compression-bench")
     parser.add_argument("--wandb-mode", default="offline", choices=["online", "offline"])
     return parser.parse_args(argv)
@@ -134,7 +141,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{len(records)} records -> {written['markdown']}, {written['html']}, {len(written['figures'])} figures"
-          + (f", wandb run in {written['wandb']}" if "wandb" in written else ""))
+          + (f", wandb runs (one per sweep) in {', '.join(written['wandb'])}" if "wandb" in written else ""))
     return 0
 
 

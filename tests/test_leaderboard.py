@@ -16,6 +16,7 @@ from reports.bytes_frontier import pareto_frontier
 from reports.cells import leaderboard_cells
 from reports.records import compress_records, load_records
 from reports.tuning import tuned_section
+from wandb_offline import read_run_details
 
 SECTIONS = [tuned_section]
 
@@ -180,13 +181,16 @@ def test_cli_refuses_to_overwrite_and_missing_folders(tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
-def test_curves_logged_to_wandb_offline(tmp_path, monkeypatch):
+def test_each_sweeps_curves_logged_to_wandb_inside_its_group(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
-    written = leaderboard.write_report(KNOWN[:12], tmp_path / "report", section_builders=[],
+    swept = [{**r, "loggers": {"wandb": {"group": "method x ratio | curve_1"}}} for r in KNOWN[:6]]
+    written = leaderboard.write_report(swept + KNOWN[6:12], tmp_path / "report", section_builders=[],
                                        wandb_project="compression-bench-test", wandb_mode="offline")
-    runs = list((tmp_path / "report" / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1 and Path(written["wandb"]).is_relative_to(runs[0])
-    assert list(runs[0].glob("*.wandb"))  # the run's log, for `wandb sync`
+    runs = sorted((tmp_path / "report" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and sorted(written["wandb"]) == sorted(str(run / "files") for run in runs)
+    details = [read_run_details(next(run.glob("*.wandb"))) for run in runs]  # the run's log, for `wandb sync`
+    assert sorted(d["group"] for d in details) == ["", "method x ratio | curve_1"]
+    assert {d["job_type"] for d in details} == {"leaderboard"}
 
 
 def test_tuned_cells_are_labelled_mixed_columns_warned_and_hyperparameters_reported(tmp_path):
