@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import wandb
 
 from bench.budget import parse_ratio
 from bench.resume import ATTEMPTS_DIR
@@ -186,6 +187,7 @@ def test_each_sweeps_curves_logged_to_wandb_inside_its_group(tmp_path, monkeypat
     swept = [{**r, "loggers": {"wandb": {"group": "method x ratio | curve_1"}}} for r in KNOWN[:6]]
     written = leaderboard.write_report(swept + KNOWN[6:12], tmp_path / "report", section_builders=[],
                                        wandb_project="compression-bench-test", wandb_mode="offline")
+    wandb.teardown()  # the service writes the runs' logs in the background: wait for them
     runs = sorted((tmp_path / "report" / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and sorted(written["wandb"]) == sorted(str(run / "files") for run in runs)
     details = [read_run_details(next(run.glob("*.wandb"))) for run in runs]  # the run's log, for `wandb sync`
