@@ -59,7 +59,7 @@ def main(cfg: DictConfig) -> dict | None:
         slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
-            return outcome(slot.previous or {})
+            return {**outcome(slot.previous or {}), "skipped": True}
         task = get_object(cfg.task._target_)
         # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
         with slot:

@@ -1,4 +1,5 @@
-"""Where a run reports: a live console line per epoch, and Weights & Biases (offline by default).
+"""Where a run reports: a live console line per epoch, a progress bar on a terminal (bench/progress.py),
+and Weights & Biases (offline by default).
 
 A logger failure never costs the local result record: wandb errors are reported as warnings.
 wandb starts in a background thread while the run loads its data, within `logger.init_timeout`
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from bench.progress import EpochProgress, on_terminal
 from bench.record import CHECKPOINT_FILE
 
 log = logging.getLogger("bench")
@@ -213,6 +215,8 @@ def make_loggers(cfg, output_dir: Path, run_config: dict, run_name: str, group: 
     """
     given_up = Path(sweep_dir) / WANDB_GIVEN_UP if sweep_dir else None
     loggers = Loggers([ConsoleLogger()], given_up)
+    if on_terminal():
+        loggers.loggers.append(EpochProgress(f"{cfg.method.name} {cfg.ratio}"))
     if cfg.logger.name != "wandb":
         return loggers
     if given_up is not None and given_up.exists():

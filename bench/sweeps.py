@@ -23,13 +23,17 @@ def sweep_name() -> str | None:
     return directory.name if directory else None
 
 
+def sweep_overrides(config) -> list:
+    """A sweep's overrides, parsed: its preset's `hydra.sweeper.params`, then its command line's."""
+    preset = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+    return OverridesParser.create().parse_overrides(preset + list(config.hydra.overrides.task))
+
+
 def swept_keys(multirun_config: Path) -> list[str]:
     """The keys a sweep varies (its command line's lists and its preset's `hydra.sweeper.params`),
     read from the `multirun.yaml` the sweeper wrote in the sweep's directory; [] if unreadable."""
     try:
-        config = OmegaConf.load(multirun_config)
-        preset = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
-        overrides = OverridesParser.create().parse_overrides(preset + list(config.hydra.overrides.task))
+        overrides = sweep_overrides(OmegaConf.load(multirun_config))
     except Exception:  # a sweep without that file, or one that cannot be parsed: named by its folder alone
         return []
     return sorted({override.key_or_group for override in overrides if override.is_sweep_override()})
