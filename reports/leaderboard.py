@@ -5,7 +5,7 @@
 Writes to the --out folder: `leaderboard.md` and `leaderboard.csv` (one row per cell: setup,
 method, ratio, test error mean / sample std / seeds, rank, storage, paper figure), `curves/*.png`,
 `frontiers/*.png` (test error against bytes on disk) and `index.html` showing the tables and
-figures together. Extra sections (e.g. other tasks'
+figures together (the charts interactive, with a table of contents). Extra sections (e.g. other tasks'
 experiments) plug in through SECTION_BUILDERS.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ from bench.files import write_atomically
 from reports.bytes_frontier import frontier_text, plot_bytes_frontier
 from reports.cells import SETUP, leaderboard_cells
 from reports.curves import plot_curve
-from reports.html_page import html_page
+from reports.interactive_charts import curve_chart, frontier_chart
+from reports.interactive_page import interactive_page
 from reports.paper import load_reference, reference_for
 from reports.records import compress_records, load_records
 from reports.tables import setup_tables
@@ -59,7 +60,7 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
     compress = compress_records(records)
     parts = [f"# {TITLE}", f"{len(compress)} compression runs read (every status); a cell averages the "
              "complete runs of one setup, method and ratio over seeds."]
-    cells, figures = pd.DataFrame(), {}
+    cells, figures, charts = pd.DataFrame(), {}, {}
     if compress:
         cells = titled_cells(compress)
         reference = load_reference()
@@ -71,6 +72,8 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
             cells.loc[setup_cells.index, "paper_test_error_pct"] = _paper_column(setup_cells, paper)
             figures[title] = plot_curve(setup_cells, paper, title, out_dir / "curves" / f"{_slug(title)}.png")
             frontier = plot_bytes_frontier(setup_cells, title, out_dir / "frontiers" / f"{_slug(title)}.png")
+            charts[_relative(figures[title], out_dir)] = curve_chart(setup_cells, paper, title)
+            charts[_relative(frontier, out_dir)] = frontier_chart(setup_cells, title)
             parts += [f"## {title}", setup_tables(setup_cells, paper),
                       f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})",
                       f"![test error vs bytes on disk: {title}]({_relative(frontier, out_dir)})", frontier_text(setup_cells)]
@@ -86,7 +89,7 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
             parts += [f"![{section['title']}]({_relative(Path(f), out_dir)})" for f in section.get("figures", [])]
     report = "\n\n".join(parts) + "\n"
     write_atomically(out_dir / "leaderboard.md", lambda tmp: tmp.write_text(report))
-    write_atomically(out_dir / "index.html", lambda tmp: tmp.write_text(html_page(TITLE, report)))
+    write_atomically(out_dir / "index.html", lambda tmp: tmp.write_text(interactive_page(TITLE, report, charts)))
     written = {"markdown": out_dir / "leaderboard.md", "html": out_dir / "index.html", "figures": figures}
     if compress:
         written["csv"] = out_dir / "leaderboard.csv"
