@@ -98,7 +98,6 @@ def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
 
 
 def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
-    ratio = parse_ratio(cfg.ratio)
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
