@@ -32,7 +32,7 @@ from tasks.compress import summary, use_tuned_hparams
 
 log = logging.getLogger("bench")
 CONF_DIR = Path(__file__).parent / "conf"
-OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR))  # for `--help`
+OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR), replace=True)  # for `--help`
 
 
 def outcome(record: dict) -> dict:
