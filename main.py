@@ -19,9 +19,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import get_object
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from bench.cli_checks import launch_problem, unknown_group_choice
+from bench.cli_help import user_groups
 from bench.errors import UserError
 from bench.files import file_system_problem
 from bench.orphans import exit_with_launcher, mark_launching_process
@@ -32,6 +33,8 @@ from bench.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
 
 log = logging.getLogger("bench")
+CONF_DIR = Path(__file__).parent / "conf"
+OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR), replace=True)  # for `--help`
 
 
 def outcome(record: dict) -> dict:
@@ -62,7 +65,7 @@ def main(cfg: DictConfig) -> dict | None:
         slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
-            return outcome(slot.previous or {})
+            return {**outcome(slot.previous or {}), "skipped": True}
         task = get_object(cfg.task._target_)
         # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
         with slot:
@@ -81,8 +84,7 @@ def main(cfg: DictConfig) -> dict | None:
 
 
 if __name__ == "__main__":
-    conf_dir = Path(__file__).parent / "conf"
-    problem = unknown_group_choice(sys.argv[1:], conf_dir) or launch_problem(sys.argv[1:], conf_dir)
+    problem = unknown_group_choice(sys.argv[1:], CONF_DIR) or launch_problem(sys.argv[1:], CONF_DIR)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

@@ -5,7 +5,7 @@
 Writes to the --out folder: `leaderboard.md` and `leaderboard.csv` (one row per cell: setup,
 method, ratio, test error mean / sample std / seeds, rank, storage, paper figure), `curves/*.png`,
 `frontiers/*.png` (test error against bytes on disk) and `index.html` showing the tables and
-figures together. Extra sections (e.g. other tasks'
+figures together (the charts interactive, with a table of contents). Extra sections (e.g. other tasks'
 experiments) plug in through SECTION_BUILDERS.
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ from reports.bytes_frontier import frontier_text, plot_bytes_frontier
 from reports.cells import SETUP, leaderboard_cells
 from reports.csv_file import write_csv
 from reports.curves import plot_curve
-from reports.html_page import html_page
+from reports.interactive_charts import curve_chart, frontier_chart
+from reports.interactive_page import interactive_page
 from reports.paper import load_reference, reference_for
 from reports.records import compress_records, load_records
 from reports.tables import setup_tables
@@ -46,6 +47,13 @@ def setup_title(setup: tuple) -> str:
     return f"{dataset} · {model} · {epochs} epochs · recipe {recipe} · budget in {unit}"
 
 
+def titled_cells(compress: list[dict]) -> pd.DataFrame:
+    """The cells of these compression records, each with its setup's title."""
+    cells = leaderboard_cells(compress)
+    cells["setup_title"] = [setup_title(tuple(row)) for row in cells[SETUP].itertuples(index=False)]
+    return cells
+
+
 def write_report(records: list[dict], out_dir: Path, section_builders: list[SectionBuilder] = SECTION_BUILDERS,
                  wandb_project: str | None = None, wandb_mode: str = "offline") -> dict:
     """Write every file of the report; return their paths."""
@@ -53,10 +61,9 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
     compress = compress_records(records)
     parts = [f"# {TITLE}", f"{len(compress)} compression runs read (every status); a cell averages the "
              "complete runs of one setup, method and ratio over seeds."]
-    cells, figures = pd.DataFrame(), {}
+    cells, figures, charts = pd.DataFrame(), {}, {}
     if compress:
-        cells = leaderboard_cells(compress)
-        cells["setup_title"] = [setup_title(tuple(row)) for row in cells[SETUP].itertuples(index=False)]
+        cells = titled_cells(compress)
         reference = load_reference()
         sources = set()
         for setup, setup_cells in cells.groupby(SETUP, sort=True):
@@ -66,6 +73,8 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
             cells.loc[setup_cells.index, "paper_test_error_pct"] = _paper_column(setup_cells, paper)
             figures[title] = plot_curve(setup_cells, paper, title, out_dir / "curves" / f"{_slug(title)}.png")
             frontier = plot_bytes_frontier(setup_cells, title, out_dir / "frontiers" / f"{_slug(title)}.png")
+            charts[_relative(figures[title], out_dir)] = curve_chart(setup_cells, paper, title)
+            charts[_relative(frontier, out_dir)] = frontier_chart(setup_cells, title)
             parts += [f"## {title}", setup_tables(setup_cells, paper),
                       f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})",
                       f"![test error vs bytes on disk: {title}]({_relative(frontier, out_dir)})", frontier_text(setup_cells)]
@@ -81,14 +90,14 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
             parts += [f"![{section['title']}]({_relative(Path(f), out_dir)})" for f in section.get("figures", [])]
     report = "\n\n".join(parts) + "\n"
     write_atomically(out_dir / "leaderboard.md", lambda tmp: tmp.write_text(report))
-    write_atomically(out_dir / "index.html", lambda tmp: tmp.write_text(html_page(TITLE, report)))
+    write_atomically(out_dir / "index.html", lambda tmp: tmp.write_text(interactive_page(TITLE, report, charts)))
     written = {"markdown": out_dir / "leaderboard.md", "html": out_dir / "index.html", "figures": figures}
     if compress:
         written["csv"] = out_dir / "leaderboard.csv"
-    if wandb_project and figures:
+    if wandb_project and compress:
         from reports.wandb_report import log_to_wandb
 
-        written["wandb"] = log_to_wandb(cells, figures, wandb_project, wandb_mode, out_dir)
+        written["wandb"] = log_to_wandb(compress, titled_cells, wandb_project, wandb_mode, out_dir)
     return written
 
 
@@ -110,7 +119,8 @@ def parse_args(argv):
     parser.add_argument("results_dirs", nargs="+", help="folders searched for result.json files (e.g. outputs)")
     parser.add_argument("--out", default="leaderboard", help="folder for the report (default: leaderboard)")
     parser.add_argument("--overwrite", action="store_true", help="replace the report files of an earlier report")
-    parser.add_argument("--wandb", action="store_true", help="also log the curves to Weights & Biases")
+    parser.add_argument("--wandb", action="store_true",
+                        help="also log each sweep's table and curves to Weights & Biases, inside the sweep's group")
     parser.add_argument("--wandb-project", default="compression-bench")
     parser.add_argument("--wandb-mode", default="offline", choices=["online", "offline"])
     return parser.parse_args(argv)
@@ -135,7 +145,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{len(records)} records -> {written['markdown']}, {written['html']}, {len(written['figures'])} figures"
-          + (f", wandb run in {written['wandb']}" if "wandb" in written else ""))
+          + (f", wandb runs (one per sweep) in {', '.join(written['wandb'])}" if "wandb" in written else ""))
     return 0
 
 

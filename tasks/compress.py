@@ -26,7 +26,7 @@ from bench.model_factory import ModelFactory
 from bench.record import CHECKPOINT_FILE, experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
-from bench.sweeps import sweep_dir, sweep_name
+from bench.sweeps import sweep_dir, sweep_group
 from bench.trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger("bench")
@@ -64,8 +64,28 @@ def use_tuned_hparams(cfg: DictConfig) -> dict:
     return source
 
 
-def wandb_run_name(cfg: DictConfig, dataset_name: str) -> str:
-    return f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
+def wandb_job_type(cfg: DictConfig) -> str:
+    """What the run is: a tuning `trial` (validation only), a `final` run with a study's hparams, or a `run`."""
+    if not cfg.evaluate_test:
+        return "trial"
+    return "final" if cfg.tuned else "run"
+
+
+def wandb_run_name(cfg: DictConfig, dataset_name: str, config_hash: str) -> str:
+    """Trials of a study share method, data, model, ratio and seed: their hash tells them apart."""
+    name = f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
+    return f"{name}-trial-{config_hash[:8]}" if wandb_job_type(cfg) == "trial" else name
+
+
+def wandb_tags(cfg: DictConfig, dataset_name: str) -> list[str]:
+    return [wandb_job_type(cfg), cfg.method.name, dataset_name, cfg.model.name]
+
+
+def wandb_config(cfg: DictConfig) -> dict:
+    """The experiment's config with the ratio as a number (wandb takes a string for a category)."""
+    ratio = parse_ratio(cfg.ratio)
+    return {**experiment_config(cfg), "ratio": float(ratio), "ratio_label": str(ratio),
+            "compression_factor": float(1 / ratio)}
 
 
 def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
@@ -81,16 +101,16 @@ def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
 
 
 def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
-    ratio = parse_ratio(cfg.ratio)
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
-    group = cfg.logger.get("group") or sweep_name()
+    group = cfg.logger.get("group") or sweep_group()
+    config_hash = start_record["config_hash"]
     # wandb starts while the data loads and the model is built
-    loggers = make_loggers(cfg, output_dir, experiment_config(cfg), wandb_run_name(cfg, cfg.dataset.name), group,
-                           sweep_dir())
+    loggers = make_loggers(cfg, output_dir, wandb_config(cfg), wandb_run_name(cfg, cfg.dataset.name, config_hash),
+                           group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
         data = load_dataset(cfg.dataset)
         factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, data)
@@ -99,7 +119,8 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     except BaseException:
         loggers.abandon()
         raise
-    loggers.ready(wandb_run_name(cfg, data.name))  # the data set actually used (a fallback has its own name)
+    # the data set actually used (a fallback has its own name)
+    loggers.ready(wandb_run_name(cfg, data.name, config_hash), wandb_tags(cfg, data.name))
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),

@@ -1,6 +1,6 @@
 """Every method trains with the default recipe (conf/config.yaml) at ratio 1/64 on real digits.
 
-Before the fixes in methods/ (README, "Compression methods"), hashed, sketched and low-rank
+Before the fixes in methods/ (docs/methods.md, "Defaults that train"), hashed, sketched and low-rank
 layers started with outputs or took SGD steps several times a dense layer's: at ratio 1/64 their
 loss blew up to nan or climbed, or started at 30 (sketch). Here: a fresh model starts near
 chance, and a few epochs on mnist5k keep every epoch's training loss finite and bring it down.

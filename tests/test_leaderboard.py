@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import wandb
 
 from bench.budget import parse_ratio
 from bench.resume import ATTEMPTS_DIR
 from reports import leaderboard
 from reports.bytes_frontier import pareto_frontier
 from reports.cells import leaderboard_cells
+from reports.interactive_charts import curve_chart
 from reports.records import compress_records, load_records
 from reports.tuning import tuned_section
+from wandb_offline import read_run_details
 
 SECTIONS = [tuned_section]
 
@@ -162,11 +165,31 @@ def test_report_files_html_images_and_extra_sections(tmp_path):
     assert "Table 1" in markdown  # the source of the figures
     page = written["html"].read_text()
     images = re.findall(r'<img[^>]*src="([^"]+)"', page)
-    assert len(images) == 3 * 2 + 1  # a curve and a bytes frontier per setup, plus the extra section's figure
-    assert all((out / src).is_file() for src in images)
+    pngs = re.findall(r'<a class="png" href="([^"]+)"', page)  # beside each interactive chart
+    assert len(pngs) == 3 * 2 and len(images) == 1  # a curve and a bytes frontier per setup; the extra section's figure
+    assert all((out / src).is_file() for src in images + pngs)
     assert "Theory: kernels" in page and "<table>" in page
     csv = written["csv"].read_text().splitlines()
     assert len(csv) == 1 + 6  # header + one row per cell
+
+
+def test_html_page_is_interactive_offline_with_a_table_of_contents(tmp_path):
+    page = leaderboard.write_report(KNOWN, tmp_path / "report", section_builders=[])["html"].read_text()
+    assert "<script src" not in page and "cdn" not in page.lower().split("<body>")[1]  # plotly.js inlined
+    assert page.count("Plotly.newPlot(") == 3 * 2  # each setup's curve and bytes frontier
+    sections = re.findall(r'<h2 id="(section-\d+)">', page)
+    toc = re.findall(r'<nav class="toc">.*?</nav>', page, re.S)[0]
+    assert len(sections) == 4 and re.findall(r'href="#(section-\d+)"', toc) == sections  # 3 setups, the sources
+    # hovering a point shows its cell's figures (plotly's JSON writes "<" and "±" as escapes)
+    assert "test error 1.20 \\u00b1 0.20 %" in page and "3 of 3 seeds" in page
+
+
+def test_chart_strings_from_records_are_escaped():
+    cells = leaderboard.titled_cells([record("x</script><b>bad</b>", "1/8", s, 0.01) for s in (1, 2)])
+    chart = curve_chart(cells, cells.iloc[:0].assign(test_error_pct=[]), "a <i>title</i>")
+    shown = re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), chart)  # plotly's JSON escapes
+    assert "<b>bad" not in shown and "<i>title" not in shown
+    assert "x&lt;/script&gt;&lt;b&gt;bad" in shown and "a &lt;i&gt;title" in shown
 
 
 def test_cli_refuses_to_overwrite_and_missing_folders(tmp_path, capsys):
@@ -180,13 +203,17 @@ def test_cli_refuses_to_overwrite_and_missing_folders(tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
-def test_curves_logged_to_wandb_offline(tmp_path, monkeypatch):
+def test_each_sweeps_curves_logged_to_wandb_inside_its_group(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
-    written = leaderboard.write_report(KNOWN[:12], tmp_path / "report", section_builders=[],
+    swept = [{**r, "loggers": {"wandb": {"group": "method x ratio | curve_1"}}} for r in KNOWN[:6]]
+    written = leaderboard.write_report(swept + KNOWN[6:12], tmp_path / "report", section_builders=[],
                                        wandb_project="compression-bench-test", wandb_mode="offline")
-    runs = list((tmp_path / "report" / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1 and Path(written["wandb"]).is_relative_to(runs[0])
-    assert list(runs[0].glob("*.wandb"))  # the run's log, for `wandb sync`
+    wandb.teardown()  # the service writes the runs' logs in the background: wait for them
+    runs = sorted((tmp_path / "report" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and sorted(written["wandb"]) == sorted(str(run / "files") for run in runs)
+    details = [read_run_details(next(run.glob("*.wandb"))) for run in runs]  # the run's log, for `wandb sync`
+    assert sorted(d["group"] for d in details) == ["", "method x ratio | curve_1"]
+    assert {d["job_type"] for d in details} == {"leaderboard"}
 
 
 def test_tuned_cells_are_labelled_mixed_columns_warned_and_hyperparameters_reported(tmp_path):

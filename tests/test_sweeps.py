@@ -54,13 +54,13 @@ def test_smoke_preset_multirun_with_the_parallel_launcher(tmp_path):
     # one wandb run per job, all in the sweep's group
     wandb_runs = [r["loggers"]["wandb"] for r in found.values()]
     assert len({w["id"] for w in wandb_runs}) == 3
-    assert {w["group"] for w in wandb_runs} == {Path(rec["launch_dir"]).parent.name}
-    # the report of this sweep: the HTML page shows figures that exist
+    assert {w["group"] for w in wandb_runs} == {f"method | {Path(rec['launch_dir']).parent.name}"}  # what it sweeps
+    # the report of this sweep: the HTML page links figures that exist (beside their interactive charts)
     written = leaderboard.write_report(list(found.values()), tmp_path / "report", section_builders=[])
     page = written["html"].read_text()
     assert "mnist5k_tiny · mlp3 · 2 epochs" in page
     for figure in written["figures"].values():
-        assert figure.is_file() and f'src="{figure.relative_to(tmp_path / "report").as_posix()}"' in page
+        assert figure.is_file() and f'href="{figure.relative_to(tmp_path / "report").as_posix()}"' in page
 
 
 def test_curve_preset_sweeps_its_seven_ratios(tmp_path):

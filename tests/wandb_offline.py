@@ -56,3 +56,19 @@ def read_offline_run(path: Path) -> tuple[dict, list[dict], dict]:
         elif kind == "summary":
             summary.update({_key(item): json.loads(item.value_json) for item in record.summary.update})
     return config, history, summary
+
+
+def read_run_details(path: Path) -> dict:
+    """What an offline run says it is (its last run record: name, group, job_type, tags), its
+    `define_metric` axes ({metric: step metric}) and its logged artifacts ([(type, name)])."""
+    details = {"metrics": {}, "artifacts": []}
+    for record in records(path):
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            run = record.run
+            details.update(name=run.display_name, group=run.run_group, job_type=run.job_type, tags=list(run.tags))
+        elif kind == "metric":
+            details["metrics"][record.metric.name] = record.metric.step_metric
+        elif kind == "artifact":
+            details["artifacts"].append((record.artifact.type, record.artifact.name))
+    return details

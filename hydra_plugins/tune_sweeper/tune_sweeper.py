@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import UserError
 from bench.files import file_system_problem, write_json_atomically
+from bench.progress import show_trials, study_progress
 from bench.settings import check_settings
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
 from bench.tuning.study import (TARGET_ATTR, WORST_VALUE, StudyLock, cell_identity, finished_trials, open_study,
@@ -77,10 +78,14 @@ class TuneSweeper(Sweeper):
             _describe(directory, cfg)
             _requeue_interrupted(study)
             started, earlier = time.perf_counter(), study.user_attrs.get("wall_seconds", 0.0)
+            bar = study_progress(directory.name, cfg.tune.n_trials, len(finished_trials(study)))
             while len(finished_trials(study)) < cfg.tune.n_trials:
                 self._run_batch(study, cfg, cell, params)
+                show_trials(bar, len(finished_trials(study)), _best_value(study))
                 # after every batch, so that the time of a study killed part way is kept too
                 study.set_user_attr("wall_seconds", round(earlier + time.perf_counter() - started, 1))
+            if bar is not None:
+                bar.close()
         best = study.best_trial
         summary = {"study": directory.name, "finished_trials": len(finished_trials(study)),
                    "best_trial": best.number, "best_val_error": best.value, "best_params": best.params,
@@ -114,6 +119,10 @@ class TuneSweeper(Sweeper):
             study.tell(trial, WORST_VALUE if outcome["status"] == "diverged" else outcome["val_error"])
         if len(failures) == len(trials) and not finished_trials(study):
             raise UserError(f"tuning study {study.study_name}: every trial failed; the first: {failures[0]}")
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    return study.best_value if finished_trials(study) else None
 
 
 def _describe(directory: Path, cfg: DictConfig) -> None:

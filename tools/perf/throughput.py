@@ -1,6 +1,6 @@
 """Training throughput on the CPU: epochs against the GEMM floor, per-run overhead, sweep layouts.
 
-    python -m tools.perf.throughput                     # all three parts, as measured for the README
+    python -m tools.perf.throughput                     # all three parts, as measured for docs/throughput.md
     python -m tools.perf.throughput --epoch-reps 1 --sweep-epochs 2 --sweep-seeds 1   # shorter
 
 1. Epochs (in this process, repetitions interleaved): one training epoch of `mlp3` at batch 50,
