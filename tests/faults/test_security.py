@@ -92,34 +92,32 @@ def test_cifar_batches_pickled_with_any_protocol_still_load(tmp_path, protocol):
     assert data.test_x.shape == (10, 3, 32, 32) and torch.all(data.test_x == 7 / 255)
 
 
-SCRIPT, FRAME, IMAGE = "<script>alert(1)</script>", '<iframe src="https://example.org"></iframe>', \
+SCRIPT, FRAME, IMAGE = "</script><script>alert(1)</script>", '<iframe src="https://example.org"></iframe>', \
     "<img src=x onerror=alert(1)>"
 
 
+def report_of(tmp_path, method: str, model: str, hparam, study: str, section_builders=()):
+    records = [record(method, "1/8", seed, 0.1 + seed / 100, model=model) for seed in (1, 2)]
+    records += [record("=HYPERLINK(\"http://x\")", "1/8", seed, 0.2, model=model) for seed in (1, 2)]
+    for rec in records:
+        rec.update(hparams={"train": {"lr": hparam}}, hparams_source={
+            "study": study, "trial": 0, "val_error": 0.1, "finished_trials": 1})
+    return write_report(records, tmp_path, section_builders=list(section_builders))
+
+
 def test_record_strings_are_text_in_the_html_report_and_never_formulas_in_the_csv(tmp_path):
-    hostile = [record(SCRIPT, "1/8", seed, 0.1 + seed / 100, model=FRAME) for seed in (1, 2)]
-    hostile += [record("=HYPERLINK(\"http://x\")", "1/8", seed, 0.2, model=FRAME) for seed in (1, 2)]
-    for rec in hostile:
-        rec.update(hparams={"train": {"lr": IMAGE}}, hparams_source={
-            "study": "[link](javascript:alert(1))", "trial": 0, "val_error": 0.1, "finished_trials": 1})
-    written = write_report(hostile, tmp_path / "report", section_builders=[])
-    page = written["html"].read_text()
-    for markup in ("<script", "<iframe", "<img src=x", "javascript:"):
-        assert markup not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as the text it is
-    cells = written["csv"].read_text()
-    assert "'=HYPERLINK" in cells and ",=HYPERLINK" not in cells and "\n=HYPERLINK" not in cells
-
-
-def test_the_tuned_section_escapes_a_studys_name_and_hyperparameters(tmp_path):
     from reports.tuning import tuned_section
 
-    rec = record("hashednets", "1/8", 1, 0.1)
-    rec.update(hparams={"train": {"lr": IMAGE}}, hparams_source={
-        "study": SCRIPT, "trial": 0, "val_error": 0.1, "finished_trials": 1})
-    written = write_report([rec], tmp_path / "report", section_builders=[tuned_section])
-    page = written["html"].read_text()
-    assert "<script" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    hostile = report_of(tmp_path / "hostile", SCRIPT, FRAME, IMAGE, "[link](javascript:alert(1))", [tuned_section])
+    benign = report_of(tmp_path / "benign", "scriptless", "frameless", 0.1, "study", [tuned_section])
+    page = hostile["html"].read_text()
+    # the page's own scripts (the charts) and nothing a record brought
+    assert page.count("<script") == benign["html"].read_text().count("<script")
+    for markup in ("<iframe", "<img src=x", 'href="javascript:', "<script>alert(1)"):
+        assert markup not in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as the text it is
+    cells = hostile["csv"].read_text()
+    assert "'=HYPERLINK" in cells and ",=HYPERLINK" not in cells and "\n=HYPERLINK" not in cells
 
 
 def test_a_journal_naming_a_target_among_its_parameters_is_moved_aside_not_used(tmp_path):
