@@ -36,13 +36,13 @@ def usable_cores() -> int:
 
 def concurrent_jobs(cores: int) -> int:
     """How many jobs the launcher running this one runs at once: joblib's n_jobs (-1: one per core,
-    -k: cores + 1 - k), else 1 (the basic launcher; a Slurm job has its own allocation)."""
+    -k: cores + 1 - k; at most the cores), else 1 (the basic launcher; a Slurm job has its own allocation)."""
     if not HydraConfig.initialized():
         return 1
     n_jobs = HydraConfig.get().launcher.get("n_jobs")
     if n_jobs is None:
         return 1
-    return max(1, n_jobs if n_jobs > 0 else cores + 1 + n_jobs)
+    return max(1, min(cores, n_jobs) if n_jobs > 0 else cores + 1 + n_jobs)  # the parallel launcher caps at cores
 
 
 def thread_count(threads) -> tuple[int, str]:

@@ -45,6 +45,7 @@ def fake_launcher(monkeypatch, cores: int, launcher: dict | None):
     ({"n_jobs": -1}, 1),            # joblib: one job per core
     ({"n_jobs": -3}, 1),            # cores + 1 - 3 = 6 jobs
     ({"n_jobs": 3}, 2),
+    ({"n_jobs": 1000}, 1),          # capped at the cores by the parallel launcher: 8 jobs
 ])
 def test_auto_threads_share_the_cores_among_the_launchers_concurrent_jobs(monkeypatch, launcher, threads):
     fake_launcher(monkeypatch, cores=8, launcher=launcher)
