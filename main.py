@@ -25,7 +25,7 @@ from bench.cli_checks import launch_problem, unknown_group_choice
 from bench.cli_help import user_groups
 from bench.errors import UserError
 from bench.files import file_system_problem
-from bench.orphans import exit_with_launcher, mark_launching_process
+from bench.orphans import exit_with_launcher, local_launcher, mark_launching_process
 from bench.resume import claim_run_dir
 from bench.settings import check_settings
 from bench.signals import how_stopped, stop_on_sigterm
@@ -79,7 +79,8 @@ def main(cfg: DictConfig) -> dict | None:
         claimed = slot is not None and not slot.skipped
         recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
         signal_name, status = how_stopped(interrupt)
-        print(f"interrupted: run stopped by {signal_name}; {recorded}", file=sys.stderr)
+        if local_launcher() is None:  # a local worker's sweep says it once, for all its runs
+            print(f"interrupted: run stopped by {signal_name}; {recorded}", file=sys.stderr)
         sys.exit(status)
 
 

@@ -31,11 +31,17 @@ def mark_launching_process() -> None:
     os.environ[LAUNCHER_ENV] = f"{socket.gethostname()}:{os.getpid()}"
 
 
+def local_launcher() -> int | None:
+    """The pid of the sweep's launching process when this process is one of its local workers, else None."""
+    host, _, pid = os.environ.get(LAUNCHER_ENV, "").partition(":")
+    return int(pid) if host == socket.gethostname() and pid.isdigit() and int(pid) in _ancestors() else None
+
+
 def exit_with_launcher() -> None:
     """In a worker of the launching process: exit at once when that process dies."""
-    host, _, pid = os.environ.get(LAUNCHER_ENV, "").partition(":")
-    if host == socket.gethostname() and pid.isdigit() and int(pid) in _ancestors():
-        _watch_in_background(int(pid))
+    launcher = local_launcher()
+    if launcher is not None:
+        _watch_in_background(launcher)
 
 
 @functools.cache  # one watcher per worker process, however many jobs it runs
