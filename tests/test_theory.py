@@ -155,9 +155,16 @@ def test_report_cli_writes_markdown_and_html(records, tmp_path):
     (["experiment=etf", "etf.teacher_widths=[0]"], "teacher_widths=[0]"),
     (["experiment=sketch_manifold", "sketch_manifold.fixed_sketch_size=2000"], "fixed_sketch_size=2000"),
     (["experiment=hashed_recovery", "hashed_recovery.start_distances=[0]"], "start_distances=[0]"),
-    (["dataset=teacher_student", "dataset.width=10"], "regression"),
+    (["experiment=etf", "etf.replicates=abc"], "etf.replicates='abc' must be a positive integer"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, overrides, named):
     done = run_theory(tmp_path, *overrides)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error:") and named in done.stderr
+    assert not (tmp_path / "runs").exists()  # refused before any run directory is claimed
+
+
+def test_compress_refuses_the_regression_set(tmp_path):
+    done = run_theory(tmp_path, "dataset=teacher_student", "dataset.width=10")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error:") and "regression" in done.stderr

@@ -22,6 +22,7 @@ import torch
 
 from bench.components import options_of
 from bench.errors import UserError
+from bench.settings import POSITIVE_INT, POSITIVE_INTS, check_node
 from datasets.teacher_student import make_teacher
 from reports.theory_etf import etf_figure
 from tasks.theory.etf_fits import FiniteTeacherLoss, LimitTeacherLoss, fit_frame, train_student
@@ -111,7 +112,12 @@ def limit_loss(input_dim: int, student_width: int, teacher: dict) -> LimitTeache
     return LimitTeacherLoss(limit, mean_direction, student_width)
 
 
-def validate(s, teacher: dict) -> None:
+def check(cfg) -> None:
+    """Refuse bad `etf.*` settings (called by bench/settings.py before the run is claimed)."""
+    check_node("etf", cfg, {"input_dim": POSITIVE_INT, "student_width": POSITIVE_INT, "teacher_widths": POSITIVE_INTS,
+                            "input_dims": POSITIVE_INTS, "student_widths": POSITIVE_INTS, "restarts": POSITIVE_INT,
+                            "replicates": POSITIVE_INT, "max_iterations": POSITIVE_INT})
+    s, teacher = cfg.etf, options_of(cfg.dataset)
     dims = [s.input_dim, *s.input_dims]
     if min(dims) < 3:
         raise UserError(f"etf.input_dim={s.input_dim}, etf.input_dims={list(s.input_dims)}: each d must be at least 3")
@@ -119,8 +125,6 @@ def validate(s, teacher: dict) -> None:
         if any(m < 2 or m >= min(dims) for m in (value if isinstance(value, list) else [value])):
             raise UserError(f"etf.{key}={value}: each M must be in [2, {min(dims) - 1}] (below every input "
                             "dimension: room for a frame orthogonal to the mean)")
-    if any(n < 1 for n in s.teacher_widths):
-        raise UserError(f"etf.teacher_widths={list(s.teacher_widths)}: each N must be a positive integer")
     if teacher["mean_norm"] <= 0 or teacher["out_mean"] <= 0:
         raise UserError(f"etf: dataset.mean_norm={teacher['mean_norm']} and dataset.out_mean="
                         f"{teacher['out_mean']} must be > 0 (a mean direction; a positive teacher)")
@@ -149,7 +153,6 @@ def run_etf(cfg, output_dir: Path, start_record: dict) -> dict:
     torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
     s = cfg.etf
     teacher = {k: options_of(cfg.dataset)[k] for k in TEACHER_OPTIONS}
-    validate(s, teacher)
     seeds = [cfg.seed + i for i in range(s.replicates)]
     limit = limit_loss(s.input_dim, s.student_width, teacher)
     width_sweep = teacher_width_sweep(s, teacher, options_of(cfg.dataset)["teacher_seed"], seeds, limit)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import UserError
+from bench.settings import POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, POSITIVE_NUMBERS, check_node
 from reports.theory_recovery import recovery_figure
 from tasks.theory.hashed_landscape import bucket_to_virtual_basis, dense_basis, empirical_hessian, fit_samples, \
     gradient_descent, hessian_at_teacher, observed_rate, virtual_weights
@@ -115,22 +116,26 @@ def size_sweep(s, seed: int) -> list[dict]:
     return rows
 
 
-def validate(s) -> None:
+def check(cfg) -> None:
+    """Refuse bad `hashed_recovery.*` settings (called by bench/settings.py before the run is claimed)."""
+    check_node("hashed_recovery", cfg, {
+        "input_dim": POSITIVE_INT, "hidden": POSITIVE_INT, "num_buckets": POSITIVE_INT,
+        "start_distances": POSITIVE_NUMBERS, "starts": POSITIVE_INT, "step_size": POSITIVE_NUMBER,
+        "max_iterations": POSITIVE_INT, "stop_error": POSITIVE_NUMBER, "target_error": POSITIVE_NUMBER,
+        "sample_sizes": POSITIVE_INTS, "sample_iterations": POSITIVE_INT, "bucket_counts": POSITIVE_INTS,
+        "input_dims": POSITIVE_INTS, "replicates": POSITIVE_INT})
+    s = cfg.hashed_recovery
     for key, dims, buckets in (("num_buckets", [s.input_dim, *s.input_dims], [s.num_buckets]),
                                ("bucket_counts", [s.input_dim], list(s.bucket_counts))):
         if any(not 1 <= k <= s.hidden * d for k in buckets for d in dims):
             raise UserError(f"hashed_recovery.{key}={buckets if key == 'bucket_counts' else buckets[0]}: must be in "
                             f"[1, hidden * input_dim = {s.hidden * min(dims)}] (no more buckets than virtual weights)")
-    if min(s.start_distances) <= 0 or s.step_size <= 0:
-        raise UserError(f"hashed_recovery: start_distances={list(s.start_distances)} and step_size={s.step_size} "
-                        "must be > 0")
 
 
 def run_hashed_recovery(cfg, output_dir: Path, start_record: dict) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
     s = cfg.hashed_recovery
-    validate(s)
     replicates = []
     for seed in (cfg.seed + i for i in range(s.replicates)):
         problem = Problem(s.input_dim, s.hidden, s.num_buckets, seed)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 from bench.errors import UserError
+from bench.settings import NON_NEGATIVE_INT, NON_NEGATIVE_NUMBER, POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, \
+    check_node
 from layers.count_sketch import CountSketch
 from reports.theory_sketch import sketch_figure
 from tasks.theory.runs import finish_run, save_figure
@@ -93,7 +95,15 @@ def headline(m_sweep: dict, n_sweep: dict) -> dict:
     return summary
 
 
-def validate(s) -> None:
+def check(cfg) -> None:
+    """Refuse bad `sketch_manifold.*` settings (called by bench/settings.py before the run is claimed)."""
+    check_node("sketch_manifold", cfg, {
+        "input_dim": POSITIVE_INT, "hidden": POSITIVE_INTS, "out_features": POSITIVE_INT,
+        "manifold_dims": POSITIVE_INTS, "bump_width": POSITIVE_NUMBER, "anchor_seed": NON_NEGATIVE_INT,
+        "sketch_sizes": POSITIVE_INTS, "input_dims": POSITIVE_INTS, "fixed_sketch_size": POSITIVE_INT,
+        "fit_points": POSITIVE_INT, "eval_points": POSITIVE_INT, "ridge": NON_NEGATIVE_NUMBER,
+        "backprop_iterations": POSITIVE_INT, "replicates": POSITIVE_INT})
+    s = cfg.sketch_manifold
     widths = [s.input_dim, *s.hidden]
     for key, sizes in (("sketch_sizes", list(s.sketch_sizes)), ("fixed_sketch_size", [s.fixed_sketch_size])):
         if any(m < 1 or m > min(widths) for m in sizes):
@@ -114,7 +124,6 @@ def run_sketch_manifold(cfg, output_dir: Path, start_record: dict) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(1)  # a core per run: the sweep's points are many and small
     s = cfg.sketch_manifold
-    validate(s)
     seeds = [cfg.seed + i for i in range(s.replicates)]
     kinds = input_kinds(s)
     m_sweep = {kind: sketch_size_sweep(s, draw, seeds) for kind, (_, draw) in kinds.items()}
