@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from reports.theory_common import LEGEND, mean_std, plus_minus, table
+from reports.theory_common import LEGEND, mean_std, over_replicates, plus_minus, table
 
 NET_NAMES = {"hashed": "HashedNet", "dense": "fully connected"}
 COLORS = {"hashed": "tab:blue", "dense": "tab:orange"}
@@ -63,40 +63,43 @@ def _over_samples(ax, results: dict, key: str) -> None:
 
 def _against_size(ax, rows: list[dict], axis: str, label: str, fixed: str) -> None:
     rows = sorted(rows, key=lambda r: r[axis])
+    xs = [r[axis] for r in rows]
     for net in NET_NAMES:
-        ax.plot([r[axis] for r in rows], [r[net]["min_eigenvalue"] for r in rows], "o-", color=COLORS[net],
-                label=f"{NET_NAMES[net]}: λmin")
-        ax.plot([r[axis] for r in rows], [r[net]["condition_number"] for r in rows], "s--", color=COLORS[net],
-                label=f"{NET_NAMES[net]}: λmax/λmin")
+        for key, style, name in (("min_eigenvalue", "o-", "λmin"), ("condition_number", "s--", "λmax/λmin")):
+            mean, std = over_replicates(rows, f"{net}_{key}")
+            ax.errorbar(xs, mean, yerr=std, fmt=style, color=COLORS[net], capsize=3, label=f"{NET_NAMES[net]}: {name}")
     ax.set(yscale="log", xlabel=label, title=f"Hessian at θ*, {fixed}")
-    ax.set_xticks([r[axis] for r in rows], [str(r[axis]) for r in rows])
+    ax.set_xticks(xs, [str(x) for x in xs])
     ax.legend(**LEGEND)
 
 
 def recovery_figure(results: dict):
-    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    fig, axes = plt.subplots(3, 2, figsize=(12, 13))
     _descent(axes[0, 0], results)
     _start_distances(axes[0, 1], results)
-    _over_samples(axes[0, 2], results, "final_error")
-    _over_samples(axes[1, 0], results, "min_eigenvalue")
+    _over_samples(axes[1, 0], results, "final_error")
+    _over_samples(axes[1, 1], results, "min_eigenvalue")
     sizes = results["size_sweep"]
     d, k = sizes[0]["input_dim"], sizes[-1]["num_buckets"]
-    _against_size(axes[1, 1], [r for r in sizes if r["input_dim"] == d], "num_buckets", "bucket count K", f"d={d}")
-    _against_size(axes[1, 2], [r for r in sizes if r["num_buckets"] == k], "input_dim", "input dimension d",
+    _against_size(axes[2, 0], [r for r in sizes if r["input_dim"] == d], "num_buckets", "bucket count K", f"d={d}")
+    _against_size(axes[2, 1], [r for r in sizes if r["num_buckets"] == k], "input_dim", "input dimension d",
                   f"K={k}")
     return fig
 
 
 def recovery_section(records: list[dict], out_dir, save) -> dict:
-    rows, sample_rows, figures = [], [], []
+    rows, sample_rows, size_rows, figures = [], [], [], []
     for r in records:
         figures.append(save(recovery_figure(r), out_dir / f"theory_hashed_recovery_{r['config_hash']}.png"))
         reps = r["replicates"]
         hr = r["config"]["hashed_recovery"]
         for net in NET_NAMES:
             curves = [x["descent"][net] for x in reps]
-            recovered = [f"{x['start_distance']:g}: {sum(e < r['target_error'] for e in x['final_errors'])}"
-                         for rep in reps for x in rep["start_distances"][net]]
+            recovered = []
+            for point in zip(*(rep["start_distances"][net] for rep in reps)):  # one distance, every replicate
+                errors = [e for x in point for e in x["final_errors"]]
+                recovered.append(f"{point[0]['start_distance']:g}: {sum(e < r['target_error'] for e in errors)}"
+                                 f"/{len(errors)}")
             rows.append([NET_NAMES[net], hr["input_dim"], hr["hidden"], curves[0]["parameters"], len(reps),
                          plus_minus([c["min_eigenvalue"] for c in curves]),
                          plus_minus([c["condition_number"] for c in curves]),
@@ -106,12 +109,19 @@ def recovery_section(records: list[dict], out_dir, save) -> dict:
                 points = [rep["samples"][net][i] for rep in reps]
                 sample_rows.append([NET_NAMES[net], n, plus_minus([p["min_eigenvalue"] for p in points]),
                                     max(p["final_error"] for p in points)])
+        for cell in r["size_sweep"]:
+            size_rows.append([cell["input_dim"], cell["num_buckets"], *(
+                plus_minus([x[f"{net}_{key}"] for x in cell["replicates"]])
+                for net in NET_NAMES for key in ("min_eigenvalue", "condition_number"))])
     text = ("Hessian of the population loss at the teacher θ* and gradient descent (step 1/λmax), mean ± standard "
-            f"deviation over replicates (teacher and hash redrawn). Recovered: starts per distance (of "
-            f"{records[0]['config']['hashed_recovery']['starts']} a replicate) that end below the target error.\n\n"
+            f"deviation over replicates (teacher and hash redrawn). Recovered: the starts at each distance, over all "
+            "replicates, that end below the target error.\n\n"
             + table(["net", "d", "hidden", "parameters", "replicates", "λmin", "condition", "observed rate",
                      "predicted rate", "recovered, by start distance"], rows)
             + "\n\nFrom n samples (noiseless teacher labels): the empirical Hessian's smallest eigenvalue at θ*, and "
               "the worst replicate's error reached by L-BFGS on the empirical loss.\n\n"
-            + table(["net", "samples", "λmin (empirical)", "worst error reached"], sample_rows))
+            + table(["net", "samples", "λmin (empirical)", "worst error reached"], sample_rows)
+            + "\n\nThe Hessian at θ* against the bucket count K and the input dimension d:\n\n"
+            + table(["d", "K", "HashedNet λmin", "HashedNet condition", "fully connected λmin",
+                     "fully connected condition"], size_rows))
     return {"title": "One-hidden-layer HashedNets: recovery (Lin, Song and Yang)", "markdown": text, "figures": figures}

@@ -17,7 +17,7 @@ def _log_axis_ticks(ax, values: list[int]) -> None:
 
 def _errors_against_sketch_size(ax, results: dict, fit: str) -> None:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for color, (kind, points) in zip(colors, results["sketch_size_sweep"].items()):
+    for color, (kind, points) in zip(colors, sorted(results["sketch_size_sweep"].items())):
         sizes = [p["sketch_size"] for p in points]
         for stat, style in (("mean", "o-"), ("max", "s--")):
             mean, std = over_replicates(points, f"{fit}_{stat}")
@@ -33,25 +33,27 @@ def _errors_against_sketch_size(ax, results: dict, fit: str) -> None:
     ax.legend(**LEGEND)
 
 
-def _errors_against_input_dim(ax, results: dict) -> None:
+def _errors_against_input_dim(ax, results: dict, stat: str) -> None:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for color, (kind, points) in zip(colors, results["input_dim_sweep"].items()):
+    for color, (kind, points) in zip(colors[1:], sorted(results["input_dim_sweep"].items())):  # kinds' colours
         dims = [p["input_dim"] for p in points]
         for fit, style in (("least_squares", "o-"), ("backprop", "^--")):
-            mean, std = over_replicates(points, f"{fit}_mean")
+            mean, std = over_replicates(points, f"{fit}_{stat}")
             ax.errorbar(dims, mean, yerr=std, fmt=style, color=color, capsize=3,
                         label=f"{kind}, {fit.replace('_', ' ')}")
-    ax.set(xscale="log", yscale="log", xlabel="input dimension n", ylabel="mean relative error (held out)",
-           title=f"mean error against n, m={results['fixed_sketch_size']}")
+    name = "mean" if stat == "mean" else "worst-point"
+    ax.set(xscale="log", yscale="log", xlabel="input dimension n", ylabel=f"{name} relative error (held out)",
+           title=f"{name} error against n, m={results['fixed_sketch_size']}")
     _log_axis_ticks(ax, dims)
     ax.legend(**LEGEND)
 
 
 def sketch_figure(results: dict):
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), sharey=True)  # one scale: the panels compare directly
-    _errors_against_sketch_size(axes[0], results, "least_squares")
-    _errors_against_sketch_size(axes[1], results, "backprop")
-    _errors_against_input_dim(axes[2], results)
+    fig, axes = plt.subplots(2, 2, figsize=(12, 10), sharey=True)  # one scale: the panels compare directly
+    _errors_against_sketch_size(axes[0, 0], results, "least_squares")
+    _errors_against_sketch_size(axes[0, 1], results, "backprop")
+    _errors_against_input_dim(axes[1, 0], results, "mean")
+    _errors_against_input_dim(axes[1, 1], results, "max")
     return fig
 
 

@@ -106,13 +106,14 @@ def sample_size_sweep(problem: Problem, s) -> dict:
     return out
 
 
-def size_sweep(s, seed: int) -> list[dict]:
-    """The spectra at every K (d = input_dim) and every d (K = num_buckets)."""
+def size_sweep(s, seeds: list[int]) -> list[dict]:
+    """The spectra at every K (d = input_dim) and every d (K = num_buckets), per replicate: {net}_{quantity}."""
     cells = [(s.input_dim, k) for k in s.bucket_counts] + [(d, s.num_buckets) for d in s.input_dims]
     rows = []
     for d, k in dict.fromkeys(cells):  # in order, without repeats
-        problem = Problem(d, s.hidden, k, seed)
-        rows.append({"input_dim": d, "num_buckets": k, **{net: problem.spectrum(net) for net in NETS}})
+        problems = [Problem(d, s.hidden, k, seed) for seed in seeds]
+        rows.append({"input_dim": d, "num_buckets": k, "replicates": [
+            {f"{net}_{key}": value for net in NETS for key, value in p.spectrum(net).items()} for p in problems]})
     return rows
 
 
@@ -136,8 +137,9 @@ def run_hashed_recovery(cfg, output_dir: Path, start_record: dict) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
     s = cfg.hashed_recovery
+    seeds = [cfg.seed + i for i in range(s.replicates)]
     replicates = []
-    for seed in (cfg.seed + i for i in range(s.replicates)):
+    for seed in seeds:
         problem = Problem(s.input_dim, s.hidden, s.num_buckets, seed)
         if problem.unused:
             log.warning("hashed_recovery: seed %d: %d of %d buckets are used by no virtual weight; left out",
@@ -145,7 +147,7 @@ def run_hashed_recovery(cfg, output_dir: Path, start_record: dict) -> dict:
         replicates.append({"seed": seed, "buckets_unused": problem.unused, "descent": descent_curves(problem, s),
                            "start_distances": start_distance_sweep(problem, s),
                            "samples": sample_size_sweep(problem, s)})
-    results = {"replicates": replicates, "size_sweep": size_sweep(s, cfg.seed),
+    results = {"replicates": replicates, "size_sweep": size_sweep(s, seeds),
                "target_error": s.target_error, "summary": headline(replicates, s)}
     figure = save_figure(recovery_figure(results), output_dir / "hashed_recovery.png")
     return finish_run(cfg, output_dir, start_record, results, [figure], time.perf_counter() - started)
