@@ -10,6 +10,7 @@ from datasets.teacher_student import make_teacher
 from tasks.theory.etf import limit_loss, limit_point, with_gaps
 from tasks.theory.frames import etf_coordinates, etf_directions, nearest_orientation, perpendicular_cosines
 from tasks.theory.mean_field import MeanFieldTeacher
+from tasks.theory.relu_kernel import cross_moment
 
 TEACHER = {"mean_norm": 1.0, "weight_std": 1.0, "out_mean": 1.0, "out_std": 0.0}
 
@@ -44,7 +45,6 @@ def test_a_wide_finite_teacher_approaches_the_limit():
     limit = MeanFieldTeacher(10, 1.0, 1.0, 1.0)
     student = torch.randn(4, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     out = torch.full((4,), 0.25, dtype=torch.float64)
-    from tasks.theory.relu_kernel import cross_moment
     finite = cross_moment(teacher.weights, teacher.output_weights, student, out).item()
     assert limit.cross(student, out, teacher.mean_direction).item() == pytest.approx(finite, rel=5e-3)
 
