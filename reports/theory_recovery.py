@@ -114,7 +114,7 @@ def recovery_section(records: list[dict], out_dir, save) -> dict:
                 plus_minus([x[f"{net}_{key}"] for x in cell["replicates"]])
                 for net in NET_NAMES for key in ("min_eigenvalue", "condition_number"))])
     text = ("Hessian of the population loss at the teacher θ* and gradient descent (step 1/λmax), mean ± standard "
-            f"deviation over replicates (teacher and hash redrawn). Recovered: the starts at each distance, over all "
+            "deviation over replicates (teacher and hash redrawn). Recovered: the starts at each distance, over all "
             "replicates, that end below the target error.\n\n"
             + table(["net", "d", "hidden", "parameters", "replicates", "λmin", "condition", "observed rate",
                      "predicted rate", "recovered, by start distance"], rows)
