@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from bench.budget import parse_budget_unit, parse_ratio
@@ -49,6 +50,10 @@ BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
 PATH = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty path")
 WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v),
           "a list of positive integers, e.g. [1000]")
+POSITIVE_INTS = (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(w) and w > 0 for w in v),
+                 "a non-empty list of positive integers, e.g. [10, 20]")
+POSITIVE_NUMBERS = (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_number(w) and w > 0 for w in v),
+                    "a non-empty list of numbers > 0, e.g. [0.1, 1]")
 
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
@@ -85,6 +90,16 @@ def check_settings(cfg: DictConfig, task_overrides: list[str], groups: set[str])
     for key, rule in TRAIN_RULES.items():
         where = f"hparams.train.{key}" if key in (values["hparams"] or {}).get("train", {}) else f"train.{key}"
         _check(where, train[key], rule)
+    task_check = values["task"].get("check")  # a task's own settings (the theory experiments'), named by its node
+    if task_check:
+        get_object(task_check)(cfg)
+
+
+def check_node(node: str, cfg: DictConfig, rules: dict) -> None:
+    """Check each key of the config node `node` (a task's own settings) against its rule."""
+    values = OmegaConf.to_container(cfg[node], resolve=True)
+    for key, rule in rules.items():
+        _check(f"{node}.{key}", values.get(key), rule)
 
 
 def refuse_added_key(override: str, cfg: DictConfig, groups: set[str]) -> None:

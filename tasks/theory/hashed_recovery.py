@@ -1,149 +1,175 @@
-"""`task=hashed_recovery`: the landscape of one-hidden-layer HashedNets near the teacher (Lin, Song and Yang 2019).
+"""`task=hashed_recovery`: recovering a one-hidden-layer HashedNet teacher (Lin, Song and Yang 2019).
 
-Teacher and student: f_theta(x) = sum_j relu(V_j(theta) . x), x ~ N(0, I_d), the hidden weights V the
-virtual weights of a HashedLinear layer (no bias) over K stored buckets theta, output weights one.
-Buckets that no virtual weight uses do not enter the function; they are reported and left out.
-On the closed-form population loss L(theta) = E[(f_theta(x) - f_teacher(x))^2]:
-  * the Hessian at the teacher, H = 2 E[grad f grad f^T] (the residual is zero there), is assembled
-    from G(u, v) = E[1{u.x>0} 1{v.x>0} x x^T]; positive definite means locally strongly convex;
-  * gradient descent with step size 1/lambda_max(H) from a nearby start should converge linearly,
-    at a rate close to 1 - lambda_min / lambda_max, to the teacher's buckets.
+The claim: the population loss of one-hidden-layer HashedNets is locally strongly convex around the
+teacher, like a fully connected net's, so gradient descent from a close enough start recovers the
+teacher's parameters, from finitely many samples. Tested, for a HashedNet and for the fully connected
+net with the same virtual weights (tasks/theory/hashed_landscape.py), over replicates (teacher, hash):
+  * the Hessian at the teacher and gradient descent from `start_distances[0]` (linear rate predicted);
+  * the start distance swept until gradient descent no longer recovers the teacher: the local region;
+  * the number of samples: the empirical Hessian's smallest eigenvalue and the error reached;
+  * the Hessian's smallest eigenvalue and condition number against the bucket count K and against d.
 """
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 
 from bench.errors import UserError
-from tasks.theory.relu_kernel import population_loss
+from bench.settings import POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, POSITIVE_NUMBERS, check_node
+from reports.theory_recovery import recovery_figure
+from tasks.theory.hashed_landscape import bucket_to_virtual_basis, dense_basis, empirical_hessian, fit_samples, \
+    gradient_descent, hessian_at_teacher, observed_rate, virtual_weights
 from tasks.theory.runs import finish_run, save_figure
-from layers.hashed_linear import HashedLinear
 
 log = logging.getLogger("bench")
+NETS = ("hashed", "dense")
 
 
-def bucket_to_virtual_basis(input_dim: int, hidden: int, num_buckets: int, seed: int) -> torch.Tensor:
-    """P (K, hidden, input_dim) with virtual weights V(theta) = sum_b theta_b P_b: P_b holds the signs of
-    the weights a HashedLinear layer (no bias) hashes to bucket b. The layer's constant scale is left
-    out (Lin et al.'s model has none; it would only scale the Hessian)."""
-    codes = HashedLinear(input_dim, hidden, num_buckets, seed, layer=0, hash_bias=False).signed_codes().long()
-    basis = torch.zeros(num_buckets, hidden * input_dim, dtype=torch.float64)
-    basis[codes >> 1, torch.arange(len(codes))] = (1 - 2 * (codes & 1)).double()
-    return basis.view(num_buckets, hidden, input_dim)
+class Problem:
+    """A teacher HashedNet (seeded buckets and hash) and its fully connected twin (the same virtual weights)."""
+
+    def __init__(self, input_dim: int, hidden: int, num_buckets: int, seed: int):
+        self.gen = torch.Generator().manual_seed(seed)
+        basis = bucket_to_virtual_basis(input_dim, hidden, num_buckets, seed)
+        used = basis.flatten(1).abs().sum(dim=1) > 0  # a bucket no virtual weight uses is not in the function
+        self.unused = int((~used).sum())
+        buckets = torch.randn(int(used.sum()), generator=self.gen, dtype=torch.float64)
+        self.bases = {"hashed": basis[used], "dense": dense_basis(input_dim, hidden)}
+        self.teachers = {"hashed": buckets, "dense": virtual_weights(buckets, basis[used]).flatten()}
+        self.hessians = {net: hessian_at_teacher(self.teachers[net], self.bases[net]) for net in NETS}
+        self.eigenvalues = {net: torch.linalg.eigvalsh(h) for net, h in self.hessians.items()}
+
+    def start(self, net: str, distance: float) -> torch.Tensor:
+        """The teacher moved by `distance` times its norm along a random direction."""
+        teacher = self.teachers[net]
+        direction = torch.randn(len(teacher), generator=self.gen, dtype=torch.float64)
+        return teacher + distance * teacher.norm() * direction / direction.norm()
+
+    def descend(self, net: str, start: torch.Tensor, s) -> list[float]:
+        step = s.step_size / self.eigenvalues[net][-1].item()
+        return gradient_descent(start, self.teachers[net], self.bases[net], step, s.max_iterations, s.stop_error)
+
+    def spectrum(self, net: str) -> dict:
+        values = self.eigenvalues[net]
+        return {"min_eigenvalue": values[0].item(), "condition_number": (values[-1] / values[0]).item(),
+                "parameters": len(values)}
 
 
-def virtual_weights(buckets: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("b,bjd->jd", buckets, basis)
-
-
-def kernel_grad_u(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """E[1{u.x>0} relu(v.x) x] = ((pi - t) v + |v| sin t u/|u|) / (2 pi), t the angle between u and v."""
-    cos = (u @ v / (u.norm() * v.norm())).clamp(-1.0, 1.0)
-    angle = torch.arccos(cos)
-    return ((math.pi - angle) * v + v.norm() * torch.sin(angle) * u / u.norm()) / (2 * math.pi)
-
-
-def indicator_moment(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """G(u, v) = E[1{u.x>0} 1{v.x>0} x x^T] (d, d): the v-Jacobian of kernel_grad_u; I/2 when u = v."""
-    if torch.equal(u, v):
-        return torch.eye(len(u), dtype=u.dtype) / 2
-    return torch.autograd.functional.jacobian(lambda w: kernel_grad_u(u, w), v)
-
-
-def hessian_at_teacher(teacher_buckets: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
-    """H = 2 sum_{j,l} P_j^T G(V_j, V_l) P_l, P_j (d, K) mapping buckets to hidden unit j's weights."""
-    v = virtual_weights(teacher_buckets, basis)
-    per_unit = basis.permute(1, 2, 0)  # (hidden, d, K)
-    hessian = torch.zeros(len(teacher_buckets), len(teacher_buckets), dtype=torch.float64)
-    for j in range(len(v)):
-        for l in range(len(v)):
-            hessian += 2 * per_unit[j].T @ indicator_moment(v[j], v[l]) @ per_unit[l]
-    return hessian
-
-
-def gradient_descent(start: torch.Tensor, teacher_buckets: torch.Tensor, basis: torch.Tensor, step: float,
-                     max_iterations: int, stop_error: float) -> list[float]:
-    """Relative parameter errors |theta_t - theta*| / |theta*| from t = 0 until below `stop_error`."""
-    ones = torch.ones(basis.shape[1], dtype=torch.float64)
-    teacher_v = virtual_weights(teacher_buckets, basis)
-    theta, scale = start.clone().requires_grad_(), teacher_buckets.norm().item()
-    errors = [(start - teacher_buckets).norm().item() / scale]
-    for _ in range(max_iterations):
-        if errors[-1] < stop_error:
-            break
-        loss = population_loss(virtual_weights(theta, basis), ones, teacher_v, ones)
-        (grad,) = torch.autograd.grad(loss, theta)
-        with torch.no_grad():
-            theta -= step * grad
-        errors.append((theta.detach() - teacher_buckets).norm().item() / scale)
+def quadratic_model_errors(problem: Problem, net: str, start: torch.Tensor, step: float, count: int) -> list[float]:
+    """The errors gradient descent would make on the quadratic model of the loss at the teacher:
+    theta_t - theta* = (I - step H)^t (theta_0 - theta*)."""
+    teacher = problem.teachers[net]
+    contraction = torch.eye(len(start), dtype=torch.float64) - step * problem.hessians[net]
+    offset, errors = start - teacher, []
+    for _ in range(count):
+        errors.append((offset.norm() / teacher.norm()).item())
+        offset = contraction @ offset
     return errors
 
 
-def observed_rate(errors: list[float]) -> float:
-    """Geometric-mean contraction per step over the second half of the run."""
-    half = errors[len(errors) // 2:]
-    return (half[-1] / half[0]) ** (1 / max(len(half) - 1, 1))
+def descent_curves(problem: Problem, s) -> dict:
+    """Per net: the spectrum; gradient descent's errors from start_distances[0] and the quadratic model's; the
+    observed rate and the model's worst-case one, 1 - lambda_min / lambda_max at the default step."""
+    out = {}
+    for net in NETS:
+        start = problem.start(net, s.start_distances[0])
+        errors = problem.descend(net, start, s)
+        values, step = problem.eigenvalues[net], s.step_size / problem.eigenvalues[net][-1].item()
+        out[net] = {**problem.spectrum(net), "relative_errors": errors, "observed_rate": observed_rate(errors),
+                    "predicted_rate": (1 - step * values).abs().max().item(),
+                    "quadratic_model_errors": quadratic_model_errors(problem, net, start, step, len(errors))}
+    return out
 
 
-def plot(errors: list[float], eigenvalues: torch.Tensor, target: float, predicted_rate: float, path: Path) -> str:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
-    left.semilogy(errors, label="gradient descent")
-    left.semilogy([errors[0] * predicted_rate ** t for t in range(len(errors))], "k:",
-                  label=f"(1 - lambda_min/lambda_max)^t = {predicted_rate:.4f}^t")
-    left.axhline(target, color="red", ls="--", label=f"target {target:g}")
-    left.set(xlabel="iteration", ylabel="|theta - theta*| / |theta*|", title="recovery of the teacher's buckets")
-    left.legend(fontsize=8)
-    right.semilogy(eigenvalues.numpy(), "o", ms=3)
-    right.set(xlabel="index", ylabel="eigenvalue", title="Hessian at the teacher (buckets)")
-    return save_figure(fig, path)
+def start_distance_sweep(problem: Problem, s) -> dict:
+    """Per net and distance: the final errors of gradient descent from `starts` random directions."""
+    return {net: [{"start_distance": r, "final_errors": [problem.descend(net, problem.start(net, r), s)[-1]
+                                                         for _ in range(s.starts)]}
+                  for r in s.start_distances] for net in NETS}
+
+
+def sample_size_sweep(problem: Problem, s) -> dict:
+    """Per net and n: the empirical Hessian's smallest eigenvalue at the teacher and the error reached."""
+    d = problem.bases["hashed"].shape[2]
+    out = {net: [] for net in NETS}
+    for n in s.sample_sizes:
+        x = torch.randn(n, d, generator=problem.gen, dtype=torch.float64)
+        for net in NETS:
+            basis, teacher = problem.bases[net], problem.teachers[net]
+            start = problem.start(net, s.start_distances[0])
+            out[net].append({"samples": n,
+                             "min_eigenvalue": torch.linalg.eigvalsh(empirical_hessian(x, teacher, basis))[0].item(),
+                             "final_error": fit_samples(x, teacher, basis, start, s.sample_iterations)})
+    return out
+
+
+def size_sweep(s, seeds: list[int]) -> list[dict]:
+    """The spectra at every K (d = input_dim) and every d (K = num_buckets), per replicate: {net}_{quantity}."""
+    cells = [(s.input_dim, k) for k in s.bucket_counts] + [(d, s.num_buckets) for d in s.input_dims]
+    rows = []
+    for d, k in dict.fromkeys(cells):  # in order, without repeats
+        problems = [Problem(d, s.hidden, k, seed) for seed in seeds]
+        rows.append({"input_dim": d, "num_buckets": k, "replicates": [
+            {f"{net}_{key}": value for net in NETS for key, value in p.spectrum(net).items()} for p in problems]})
+    return rows
+
+
+def check(cfg) -> None:
+    """Refuse bad `hashed_recovery.*` settings (called by bench/settings.py before the run is claimed)."""
+    check_node("hashed_recovery", cfg, {
+        "input_dim": POSITIVE_INT, "hidden": POSITIVE_INT, "num_buckets": POSITIVE_INT,
+        "start_distances": POSITIVE_NUMBERS, "starts": POSITIVE_INT, "step_size": POSITIVE_NUMBER,
+        "max_iterations": POSITIVE_INT, "stop_error": POSITIVE_NUMBER, "target_error": POSITIVE_NUMBER,
+        "sample_sizes": POSITIVE_INTS, "sample_iterations": POSITIVE_INT, "bucket_counts": POSITIVE_INTS,
+        "input_dims": POSITIVE_INTS, "replicates": POSITIVE_INT})
+    s = cfg.hashed_recovery
+    for key, dims, buckets in (("num_buckets", [s.input_dim, *s.input_dims], [s.num_buckets]),
+                               ("bucket_counts", [s.input_dim], list(s.bucket_counts))):
+        if any(not 1 <= k <= s.hidden * d for k in buckets for d in dims):
+            raise UserError(f"hashed_recovery.{key}={buckets if key == 'bucket_counts' else buckets[0]}: must be in "
+                            f"[1, hidden * input_dim = {s.hidden * min(dims)}] (no more buckets than virtual weights)")
 
 
 def run_hashed_recovery(cfg, output_dir: Path, start_record: dict) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
     s = cfg.hashed_recovery
-    if not 1 <= s.num_buckets <= s.hidden * s.input_dim:
-        raise UserError(f"hashed_recovery.num_buckets={s.num_buckets}: must be in [1, hidden * input_dim = "
-                        f"{s.hidden * s.input_dim}] (no more buckets than virtual weights)")
-    if s.start_distance <= 0 or s.step_size <= 0:
-        raise UserError(f"hashed_recovery: start_distance={s.start_distance} and step_size={s.step_size} must be > 0")
-    gen = torch.Generator().manual_seed(cfg.seed)
-    basis = bucket_to_virtual_basis(s.input_dim, s.hidden, s.num_buckets, cfg.seed)
-    used = basis.flatten(1).abs().sum(dim=1) > 0
-    if not used.all():  # no virtual weight hashes there: the function ignores it, nothing to recover
-        log.warning("hashed_recovery: %d of %d buckets are used by no virtual weight; they are left out",
-                    int((~used).sum()), s.num_buckets)
-    basis = basis[used]
-    teacher = torch.randn(len(basis), generator=gen, dtype=torch.float64)
-    eigenvalues = torch.linalg.eigvalsh(hessian_at_teacher(teacher, basis))
-    direction = torch.randn(len(basis), generator=gen, dtype=torch.float64)
-    start = teacher + s.start_distance * teacher.norm() * direction / direction.norm()
-    step = s.step_size / eigenvalues[-1].item()
-    errors = gradient_descent(start, teacher, basis, step, s.max_iterations, s.stop_error)
-    predicted = (1 - step * eigenvalues).abs().max().item()  # the local quadratic model's contraction
-    below = next((t for t, e in enumerate(errors) if e < s.target_error), None)
-    figure = plot(errors, eigenvalues, s.target_error, predicted, output_dir / "hashed_recovery.png")
-    summary = {
-        "hessian_min_eigenvalue": eigenvalues[0].item(),
-        "hessian_condition_number": (eigenvalues[-1] / eigenvalues[0]).item(),
-        "final_relative_error": errors[-1],
-        "iterations_to_target": below,
-        "observed_rate": observed_rate(errors),
-        "predicted_rate": predicted,
-    }
-    results = {
-        "buckets_used": len(basis),
-        "buckets_unused": s.num_buckets - len(basis),
-        "hessian_positive_definite": bool(eigenvalues[0] > 0),
-        "hessian_eigenvalues": eigenvalues.tolist(),
-        "step_size": step,
-        "relative_errors": errors,
-        "reached_target": below is not None,
-        "summary": summary,
-    }
+    seeds = [cfg.seed + i for i in range(s.replicates)]
+    replicates = []
+    for seed in seeds:
+        problem = Problem(s.input_dim, s.hidden, s.num_buckets, seed)
+        if problem.unused:
+            log.warning("hashed_recovery: seed %d: %d of %d buckets are used by no virtual weight; left out",
+                        seed, problem.unused, s.num_buckets)
+        replicates.append({"seed": seed, "buckets_unused": problem.unused, "descent": descent_curves(problem, s),
+                           "start_distances": start_distance_sweep(problem, s),
+                           "samples": sample_size_sweep(problem, s)})
+    results = {"replicates": replicates, "size_sweep": size_sweep(s, seeds),
+               "target_error": s.target_error, "summary": headline(replicates, s)}
+    figure = save_figure(recovery_figure(results), output_dir / "hashed_recovery.png")
     return finish_run(cfg, output_dir, start_record, results, [figure], time.perf_counter() - started)
+
+
+def recovered_fraction(replicates: list[dict], net: str, index: int, target: float) -> float:
+    errors = [e for r in replicates for e in r["start_distances"][net][index]["final_errors"]]
+    return sum(e < target for e in errors) / len(errors)
+
+
+def headline(replicates: list[dict], s) -> dict:
+    """Means over replicates; the finite-sample errors are the worst replicate's."""
+    def mean(values):
+        return sum(values) / len(values)
+    summary = {}
+    for net in NETS:
+        summary[f"{net}_min_eigenvalue"] = mean([r["descent"][net]["min_eigenvalue"] for r in replicates])
+        summary[f"{net}_condition_number"] = mean([r["descent"][net]["condition_number"] for r in replicates])
+        summary[f"{net}_observed_rate"] = mean([r["descent"][net]["observed_rate"] for r in replicates])
+        summary[f"{net}_predicted_rate"] = mean([r["descent"][net]["predicted_rate"] for r in replicates])
+        for i, r in enumerate(s.start_distances):
+            summary[f"{net}_recovered_from_{r:g}"] = recovered_fraction(replicates, net, i, s.target_error)
+        for i, n in enumerate(s.sample_sizes):
+            summary[f"{net}_error_n{n}"] = max(r["samples"][net][i]["final_error"] for r in replicates)
+    return summary

@@ -54,3 +54,16 @@ def population_loss(student_w: torch.Tensor, student_a: torch.Tensor, teacher_w:
         teacher_energy = cross_moment(teacher_w, teacher_a, teacher_w, teacher_a)
     student_energy = student_a @ relu_kernel(student_w, student_w) @ student_a
     return student_energy - 2 * cross_moment(teacher_w, teacher_a, student_w, student_a) + teacher_energy
+
+
+def self_moment(w: torch.Tensor, a: torch.Tensor, block: int = 1024) -> torch.Tensor:
+    """E[f^2] for f = sum_i a_i relu(w_i.x): the kernel matrix's quadratic form, by square blocks, each pair of
+    blocks once (the matrix is symmetric); O(N^2) kernel entries in memory of O(block^2)."""
+    starts = range(0, len(w), block)
+    total = w.new_zeros(())
+    for i in starts:
+        for j in starts:
+            if j >= i:
+                part = a[i:i + block] @ relu_kernel(w[i:i + block], w[j:j + block]) @ a[j:j + block]
+                total = total + (part if i == j else 2 * part)
+    return total
