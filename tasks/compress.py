@@ -23,7 +23,7 @@ from bench.hparams import with_hparams
 from bench.loggers import make_loggers
 from bench.memory import require_model_fits
 from bench.model_factory import ModelFactory
-from bench.record import CHECKPOINT_FILE, experiment_config, library_versions, write_result
+from bench.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
 from bench.sweeps import sweep_dir, sweep_group
@@ -71,10 +71,10 @@ def wandb_job_type(cfg: DictConfig) -> str:
     return "final" if cfg.tuned else "run"
 
 
-def wandb_run_name(cfg: DictConfig, dataset_name: str, config_hash: str) -> str:
+def wandb_run_name(cfg: DictConfig, dataset_name: str, identity: str) -> str:
     """Trials of a study share method, data, model, ratio and seed: their hash tells them apart."""
     name = f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
-    return f"{name}-trial-{config_hash[:8]}" if wandb_job_type(cfg) == "trial" else name
+    return f"{name}-trial-{identity[:8]}" if wandb_job_type(cfg) == "trial" else name
 
 
 def wandb_tags(cfg: DictConfig, dataset_name: str) -> list[str]:
@@ -107,9 +107,9 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
     group = cfg.logger.get("group") or sweep_group()
-    config_hash = start_record["config_hash"]
+    identity = config_hash(cfg)
     # wandb starts while the data loads and the model is built
-    loggers = make_loggers(cfg, output_dir, wandb_config(cfg), wandb_run_name(cfg, cfg.dataset.name, config_hash),
+    loggers = make_loggers(cfg, output_dir, wandb_config(cfg), wandb_run_name(cfg, cfg.dataset.name, identity),
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
         data = load_dataset(cfg.dataset)
@@ -120,7 +120,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
         loggers.abandon()
         raise
     # the data set actually used (a fallback has its own name)
-    loggers.ready(wandb_run_name(cfg, data.name, config_hash), wandb_tags(cfg, data.name))
+    loggers.ready(wandb_run_name(cfg, data.name, identity), wandb_tags(cfg, data.name))
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),

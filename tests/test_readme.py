@@ -1,6 +1,7 @@
 """Every command on the README's front page still runs: the cheap ones for real, from another
 folder as the README says; a long run or sweep is composed (`--cfg job`) to check its every
 override, without training."""
+import json
 import os
 import re
 import shlex
@@ -37,4 +38,6 @@ def test_every_readme_command_runs(tmp_path):
         done = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=tmp_path, env=ENV, capture_output=True,
                               text=True, timeout=600)
         assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    # written where the commands ran, as the README says
+    assert [json.loads(p.read_text())["status"] for p in tmp_path.glob("outputs/runs/*/result.json")] == ["complete"]
     assert (tmp_path / "leaderboard" / "index.html").is_file()
