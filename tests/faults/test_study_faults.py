@@ -118,3 +118,10 @@ def test_experiment_tune_without_multirun_is_refused_before_any_run(tmp_path):
                                    "main.py -m experiment=tune ...); without it, this would be one ordinary run that "
                                    "reads the test set")
     assert not (tmp_path / "runs").exists()  # nothing claimed, the test set never read
+
+
+def test_a_studies_folder_that_is_a_file_is_one_error_line(tmp_path):
+    (tmp_path / "studies").write_text("not a folder")
+    done = tune(tmp_path, "tune.n_trials=1", check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: file system error on {tmp_path / 'studies'}")
