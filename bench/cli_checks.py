@@ -36,6 +36,8 @@ def unknown_group_choice(argv: list[str], conf_dir: Path) -> str | None:
 # Hydra's options that choose another primary config: the checks below compose `config` only.
 OTHER_CONFIG_FLAGS = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir")
 _ABSENT = object()
+# Hydra's flags whose next argument is their value, not an override
+FLAGS_WITH_A_VALUE = ("--cfg", "-c", "--package", "-p", "--info", "-i", "--experimental-rerun")
 
 
 def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
@@ -50,8 +52,9 @@ def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
         return None
     parser = OverridesParser.create()
     composing, values, hydra_options = [], [], []
-    for arg in argv:
-        if arg.startswith("-"):
+    flag_values = {i + 1 for i, arg in enumerate(argv) if arg in FLAGS_WITH_A_VALUE}  # e.g. `job` of `--cfg job`
+    for index, arg in enumerate(argv):
+        if arg.startswith("-") or index in flag_values:
             continue
         try:
             (override,) = parser.parse_overrides([arg])

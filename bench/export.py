@@ -57,11 +57,13 @@ def export_compressed(path: Path, method, method_cfg, factory: ModelFactory, bud
     return Path(path).stat().st_size
 
 
-def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict | None = None):
+def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict | None = None,
+                    trusted_models: tuple[str, ...] = ()):
     """Rebuild the trained model from a compressed checkpoint, on `device` (in eval mode).
 
     The checkpoint's bytes must match the sha256 its run recorded: `record`'s, else that of the
-    `result.json` beside it (a checkpoint without either is loaded unchecked).
+    `result.json` beside it (a checkpoint without either is loaded unchecked). It may name only the
+    project's own method and model classes, and the model classes the caller lists in `trusted_models`.
     """
     path = Path(path)
     if record is None:
@@ -85,7 +87,7 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
         raise UserError(f"checkpoint {path}: {problem}")
     # the file is data: it may only name the project's own method and model classes
     require_shipped_targets(checkpoint["method_config"], "method", f"checkpoint {path}")
-    require_shipped_targets(checkpoint["model"]["node"], "model", f"checkpoint {path}")
+    require_shipped_targets(checkpoint["model"]["node"], "model", f"checkpoint {path}", also_trusted=trusted_models)
     factory = ModelFactory.from_record(checkpoint["model"])
     require_model_fits(factory.params_ref(), str(checkpoint["model"]["node"].get("name")), [torch.device("cpu")])
     method = call_target(checkpoint["method_config"])
