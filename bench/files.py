@@ -52,6 +52,15 @@ def _umask() -> int:
     return mask
 
 
+FIGURE_DPI = 110  # every figure the harness writes (reports, theory runs, contact sheets)
+
+
+def write_figure_atomically(path: Path, figure) -> None:
+    """A matplotlib figure as PNG at FIGURE_DPI, laid out tightly, written atomically like every other file."""
+    figure.tight_layout()
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=FIGURE_DPI))
+
+
 def write_json_atomically(path: Path, obj) -> None:
     """Always valid JSON: a non-finite float (NaN, Infinity) is written as null."""
     text = json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -19,6 +19,7 @@ from hydra.errors import MissingConfigException  # noqa: E402
 
 from bench.components import call_target  # noqa: E402
 from bench.errors import UserError  # noqa: E402
+from bench.files import write_figure_atomically  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 CLASS_NAMES = {  # for two-class, clothing and object sets, where a bare number says little
@@ -54,9 +55,7 @@ def write_contact_sheet(data, kind: str, split: str, count: int, out: Path) -> N
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle(f"{data.name}: {split}, first {len(labels)} of {len(getattr(data, f'{split}_y')):,}", fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    write_figure_atomically(out, fig)
     plt.close(fig)
 
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.budget import parse_ratio  # noqa: E402
-from bench.files import write_atomically  # noqa: E402
+from bench.files import write_figure_atomically  # noqa: E402
 
 
 # Every method keeps one colour in every figure; unknown methods take the remaining ones.
@@ -55,7 +55,6 @@ def save_figure(fig, ax, cells: pd.DataFrame, title: str, path: Path) -> Path:
     ax.legend(fontsize=8)
     if not cells["complete"].all():
         ax.text(0.01, 0.01, "open marker: incomplete cell (seeds missing)", transform=ax.transAxes, fontsize=7)
-    fig.tight_layout()
-    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    write_figure_atomically(path, fig)
     plt.close(fig)
     return path

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from bench.files import write_figure_atomically  # noqa: E402
 from reports.html_page import html_page  # noqa: E402
 from reports.records import load_records  # noqa: E402
 from reports.theory_etf import etf_section  # noqa: E402
@@ -25,8 +26,7 @@ TITLE = "Theory experiments"
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_figure_atomically(path, fig)
     plt.close(fig)
     return path
 

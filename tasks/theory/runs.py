@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from bench.files import write_figure_atomically  # noqa: E402
 from bench.loggers import WandbLogger  # noqa: E402
 from bench.record import library_versions, write_result  # noqa: E402
 
@@ -16,8 +17,7 @@ log = logging.getLogger("bench")
 
 
 def save_figure(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_figure_atomically(path, fig)
     plt.close(fig)
     return path.name
 
