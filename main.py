@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -23,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.cli_checks import launch_problem, unknown_group_choice
 from bench.cli_help import user_groups
+from bench.components import CONF_DIR
 from bench.errors import UserError
 from bench.files import file_system_problem
 from bench.orphans import exit_with_launcher, local_launcher, mark_launching_process
@@ -33,7 +33,6 @@ from bench.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
 
 log = logging.getLogger("bench")
-CONF_DIR = Path(__file__).parent / "conf"
 OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR), replace=True)  # for `--help`
 
 

@@ -5,10 +5,14 @@ sets and methods plug in by adding a config file; no central registry to edit.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import UserError
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # the project's config groups
 
 
 def options_of(node) -> dict:

@@ -8,13 +8,10 @@ called only when every `_target_` in it is one that `conf/<group>/` itself names
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-
 import yaml
 
+from bench.components import CONF_DIR
 from bench.errors import UserError
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 @functools.cache
@@ -33,7 +30,7 @@ def require_shipped_targets(node, group: str, source, also_trusted=()) -> None:
     _collect_targets(node, found)
     if not found:
         raise UserError(f"{source}: its {group} node names no _target_; expected one of the project's own")
-    for target in sorted(map(str, found)):
+    for target in sorted(found):
         if target not in shipped_targets(group) and target not in also_trusted:
             raise UserError(f"{source}: refusing to call {target!r} named by the file; a {group} rebuilt from a "
                             f"file must be one of the project's own: {', '.join(sorted(shipped_targets(group)))}")
@@ -42,8 +39,8 @@ def require_shipped_targets(node, group: str, source, also_trusted=()) -> None:
 def _collect_targets(node, into: set) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "_target_":
-                into.add(value)
+            if key == "_target_":  # a crafted file may hold any type here: a non-string is named by its repr
+                into.add(value if isinstance(value, str) else repr(value))
             else:
                 _collect_targets(value, into)
     elif isinstance(node, list):

@@ -17,11 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.errors import MissingConfigException  # noqa: E402
 
-from bench.components import call_target  # noqa: E402
+from bench.components import CONF_DIR, call_target  # noqa: E402
 from bench.errors import UserError  # noqa: E402
 from bench.files import write_figure_atomically  # noqa: E402
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 CLASS_NAMES = {  # for two-class, clothing and object sets, where a bare number says little
     "rect": ["wide", "tall"], "convex": ["non-convex", "convex"],
     "fashion_mnist": ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"],
@@ -31,10 +30,10 @@ CLASS_NAMES = {  # for two-class, clothing and object sets, where a bare number 
 
 def load_dataset(name: str, overrides: list[str]):
     """The data set `conf/dataset/NAME.yaml` builds, with Hydra-style OVERRIDES (e.g. dataset.seed=3)."""
-    available = sorted(p.stem for p in (CONF / "dataset").glob("*.yaml"))
+    available = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
     if name not in available:
         raise UserError(f"unknown data set {name!r}; expected one of {', '.join(available)}")
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         try:
             cfg = compose("config", overrides=[f"dataset={name}", *overrides])
         except MissingConfigException as err:

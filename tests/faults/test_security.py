@@ -142,3 +142,12 @@ def test_a_journal_naming_a_target_among_its_parameters_is_moved_aside_not_used(
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("error: tuned=true: no tuning study")
     assert "not a usable tuning journal" in done.stdout + done.stderr
     assert (directory / f"{JOURNAL_FILE}.corrupt-1").is_file() and not (tmp_path / "pwned").exists()
+
+
+def test_a_checkpoint_whose_target_is_not_a_string_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "model.pt"
+    checkpoint = real_checkpoint(path)
+    checkpoint["method_config"] = {**checkpoint["method_config"], "_target_": ["subprocess.call"]}
+    torch.save(checkpoint, path)
+    with pytest.raises(UserError, match=r"refusing to call \"\['subprocess.call'\]\" named by the file"):
+        load_compressed(path)
