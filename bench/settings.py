@@ -25,7 +25,7 @@ from bench.hparams import with_hparams
 OPEN_NODES = ("hparams", "method", "dataset", "model", "task", "logger", "hydra")
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -33,26 +33,26 @@ FLOAT32_MAX = 3.4028234663852886e38  # the recipe computes in float32: a larger 
 SEED_MAX = 2**32 - 1  # numpy's and the hash streams' seeds are 32-bit
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
         and abs(value) <= FLOAT32_MAX
 
 
-POSITIVE_INT = (lambda v: _is_int(v) and v > 0, "a positive integer")
-NON_NEGATIVE_INT = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
-SEED = (lambda v: _is_int(v) and 0 <= v <= SEED_MAX, f"an integer in [0, {SEED_MAX}]")
-POSITIVE_NUMBER = (lambda v: _is_number(v) and v > 0, "a number > 0")
-NON_NEGATIVE_NUMBER = (lambda v: _is_number(v) and v >= 0, "a number >= 0")
-FRACTION = (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)")
-DECAY = (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]")
-FACTOR = (lambda v: _is_number(v) and v >= 1, "a number >= 1")
+POSITIVE_INT = (lambda v: is_int(v) and v > 0, "a positive integer")
+NON_NEGATIVE_INT = (lambda v: is_int(v) and v >= 0, "an integer >= 0")
+SEED = (lambda v: is_int(v) and 0 <= v <= SEED_MAX, f"an integer in [0, {SEED_MAX}]")
+POSITIVE_NUMBER = (lambda v: is_number(v) and v > 0, "a number > 0")
+NON_NEGATIVE_NUMBER = (lambda v: is_number(v) and v >= 0, "a number >= 0")
+FRACTION = (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)")
+DECAY = (lambda v: is_number(v) and 0 < v <= 1, "a number in (0, 1]")
+FACTOR = (lambda v: is_number(v) and v >= 1, "a number >= 1")
 BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
 PATH = (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty path")
-WIDTHS = (lambda v: isinstance(v, list) and all(_is_int(w) and w > 0 for w in v),
+WIDTHS = (lambda v: isinstance(v, list) and all(is_int(w) and w > 0 for w in v),
           "a list of positive integers, e.g. [1000]")
-POSITIVE_INTS = (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(w) and w > 0 for w in v),
+POSITIVE_INTS = (lambda v: isinstance(v, list) and len(v) > 0 and all(is_int(w) and w > 0 for w in v),
                  "a non-empty list of positive integers, e.g. [10, 20]")
-POSITIVE_NUMBERS = (lambda v: isinstance(v, list) and len(v) > 0 and all(_is_number(w) and w > 0 for w in v),
+POSITIVE_NUMBERS = (lambda v: isinstance(v, list) and len(v) > 0 and all(is_number(w) and w > 0 for w in v),
                     "a non-empty list of numbers > 0, e.g. [0.1, 1]")
 
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,

@@ -11,27 +11,21 @@ Names are flattened to `train.lr`; a trial's values become `hparams` (bench/hpar
 """
 from __future__ import annotations
 
-import math
-
 from omegaconf import OmegaConf
 
 from bench.errors import UserError
 from bench.hparams import TARGETS
+from bench.settings import is_int, is_number
 
 KINDS = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"}, "categorical": {"choices"}}
 
 
-def _is_number(value, kind=(int, float)) -> bool:
-    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _valid_range(spec: dict, kind=(int, float)) -> bool:
+def _valid_range(spec: dict, is_value=is_number) -> bool:
     low, high, log = spec.get("low"), spec.get("high"), spec.get("log", False)
-    return (_is_number(low, kind) and _is_number(high, kind) and low < high and isinstance(log, bool)
-            and (low > 0 or not log))
+    return is_value(low) and is_value(high) and low < high and isinstance(log, bool) and (low > 0 or not log)
 
 
-VALID = {"float": _valid_range, "int": lambda spec: _valid_range(spec, int),
+VALID = {"float": _valid_range, "int": lambda spec: _valid_range(spec, is_int),
          "categorical": lambda spec: isinstance(spec.get("choices"), list) and len(spec["choices"]) > 0}
 RULE = {"float": "numbers low < high, low > 0 with log: true", "int": "integers low < high, low > 0 with log: true",
         "categorical": "a non-empty list of choices"}
@@ -109,8 +103,8 @@ def outside_space(values: dict, params: dict[str, dict], partial: bool = False) 
         if spec["type"] == "categorical":
             fits = value in spec["choices"]
         else:
-            number = int if spec["type"] == "int" else (int, float)
-            fits = isinstance(value, number) and not isinstance(value, bool) and spec["low"] <= value <= spec["high"]
+            is_value = is_int if spec["type"] == "int" else is_number
+            fits = is_value(value) and spec["low"] <= value <= spec["high"]
         if not fits:
             return f"{name}={value!r} is outside the search space ({spec})"
     return None
