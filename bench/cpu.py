@@ -35,14 +35,17 @@ def usable_cores() -> int:
 
 
 def concurrent_jobs(cores: int) -> int:
-    """How many jobs the launcher running this one runs at once: joblib's n_jobs (-1: one per core,
-    -k: cores + 1 - k; at most the cores), else 1 (the basic launcher; a Slurm job has its own allocation)."""
+    """How many jobs the launcher running this one runs at once: the parallel launcher's processes for its
+    n_jobs, else 1 (the basic launcher; a Slurm job has its own allocation)."""
     if not HydraConfig.initialized():
         return 1
     n_jobs = HydraConfig.get().launcher.get("n_jobs")
-    if n_jobs is None:
-        return 1
-    return max(1, min(cores, n_jobs) if n_jobs > 0 else cores + 1 + n_jobs)  # the parallel launcher caps at cores
+    return 1 if n_jobs is None else processes_at_once(n_jobs, cores)
+
+
+def processes_at_once(n_jobs: int, cores: int) -> int:
+    """The processes joblib's `n_jobs` asks for (-1: one per core, -k: cores + 1 - k), at most the cores."""
+    return max(1, min(cores, n_jobs) if n_jobs > 0 else cores + 1 + n_jobs)
 
 
 def thread_count(threads) -> tuple[int, str]:
@@ -82,7 +85,7 @@ _flushed_before = False  # whether this process has flushed denormals (see the m
 def configure_cpu(threads, flush_denormal: bool) -> dict:
     """Apply `threads` and `flush_denormal` to this process; returns what the record keeps."""
     count, source = thread_count(threads)
-    if source.startswith("threads="):  # capped: said aloud, and the record keeps why
+    if threads != "auto" and count < threads:  # capped at the cores: said aloud, and the record keeps why
         log.warning(source)
     numba_threads = set_threads(count)
     supported = torch.set_flush_denormal(bool(flush_denormal))  # False where the CPU has no FTZ/DAZ

@@ -13,7 +13,7 @@ from typing import Sequence
 from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
-from bench.cpu import usable_cores
+from bench.cpu import processes_at_once, usable_cores
 
 log = logging.getLogger("bench")
 
@@ -40,5 +40,4 @@ def worker_processes(n_jobs, cores: int, jobs: int) -> int | None:
     """How many processes to start for `jobs` jobs; None for an n_jobs joblib cannot take."""
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -cores:
         return None
-    wanted = n_jobs if n_jobs > 0 else cores + 1 + n_jobs
-    return max(1, min(wanted, cores, jobs))
+    return max(1, min(processes_at_once(n_jobs, cores), jobs))
