@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench.orphans import child_processes
+
 
 class Terminated(KeyboardInterrupt):
     """The process received SIGTERM."""
@@ -38,8 +40,6 @@ def _raise_terminated(signum, frame) -> None:
 
 
 def _forward_and_raise(signum, frame) -> None:
-    from bench.orphans import child_processes
-
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM while passing it on changes nothing
     workers = child_processes()
     for pid in workers:

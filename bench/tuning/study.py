@@ -82,7 +82,7 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def open_study(cfg: DictConfig, create: bool, lock: "StudyLock") -> optuna.Study | None:
     """The cell's study (None when there is none and not `create`); a journal that is damaged, another
     cell's or outside the search space is moved aside and the study rebuilt from its trial records.
-    `lock`: held by the caller on the study; a shared one is made exclusive for a repair."""
+    `lock`: held by the caller on the study (which made its folder); a shared one is made exclusive for a repair."""
     directory, params = study_dir(cfg), parameters(cfg.search_space)
     journal = directory / JOURNAL_FILE
     study, problem = _read_study(directory, params)
@@ -98,7 +98,6 @@ def open_study(cfg: DictConfig, create: bool, lock: "StudyLock") -> optuna.Study
     trials = trials_from_records(cfg, params)
     if not trials and not create:
         return None
-    directory.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(study_name=directory.name, storage=storage(directory), direction="minimize")
     study.add_trials(trials)
     if trials:

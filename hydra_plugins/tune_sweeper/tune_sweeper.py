@@ -68,8 +68,7 @@ class TuneSweeper(Sweeper):
         check_settings(cfg, list(cell), set(cfg.hydra.runtime.choices))
         params = parameters(cfg.search_space)
         directory = study_dir(cfg)
-        directory.mkdir(parents=True, exist_ok=True)
-        with StudyLock(directory) as lock:
+        with StudyLock(directory) as lock:  # makes the study's folder
             study = open_study(cfg, create=True, lock=lock)
             study.set_user_attr(TARGET_ATTR, cfg.tune.n_trials)  # final runs check the study against it
             # seeded by the tuning seed and the trials so far: a resumed study does not replay its first draws
