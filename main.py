@@ -33,6 +33,7 @@ from bench.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
 
 log = logging.getLogger("bench")
+STUDY_SWEEPERS = {"TuneSweeper": "tune", "ProtocolSweeper": "paper"}  # sweeper class -> the preset that sets it
 OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR), replace=True)  # for `--help`
 
 
@@ -57,9 +58,11 @@ def main(cfg: DictConfig) -> dict | None:
     try:
         hydra_cfg = HydraConfig.get()
         check_settings(cfg, list(hydra_cfg.overrides.task), set(hydra_cfg.runtime.choices))
-        if hydra_cfg.mode == RunMode.RUN and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".TuneSweeper"):
-            raise UserError("experiment=tune runs a tuning study, which is a multirun: add -m (python main.py -m "
-                            "experiment=tune ...); without it, this would be one ordinary run that reads the test set")
+        sweeper = str(hydra_cfg.sweeper.get("_target_", "")).rsplit(".", 1)[-1]
+        if hydra_cfg.mode == RunMode.RUN and sweeper in STUDY_SWEEPERS:
+            preset = STUDY_SWEEPERS[sweeper]
+            raise UserError(f"experiment={preset} runs tuning studies, which is a multirun: add -m (python main.py -m "
+                            f"experiment={preset} ...); without it, this would be one ordinary run that reads the test set")
         launch_dir = hydra_cfg.runtime.output_dir  # Hydra's config and log of this attempt
         slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
         if slot.skipped:

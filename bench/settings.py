@@ -57,7 +57,8 @@ POSITIVE_NUMBERS = (lambda v: isinstance(v, list) and len(v) > 0 and all(is_numb
 
 TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": POSITIVE_NUMBER,
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
-               "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR}
+               "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR,
+               "center_inputs": BOOLEAN}
 RULES = {"seed": SEED, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
          "flush_denormal": BOOLEAN,
          "output_root": PATH, "data_root": PATH,

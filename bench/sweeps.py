@@ -46,5 +46,5 @@ def sweep_group() -> str | None:
     if directory is None:
         return None
     keys = swept_keys(directory / "multirun.yaml")
-    tuning = "tuning " if HydraConfig.get().sweeper._target_.endswith("TuneSweeper") else ""
+    tuning = "tuning " if HydraConfig.get().sweeper._target_.endswith(("TuneSweeper", "ProtocolSweeper")) else ""
     return f"{tuning}{' x '.join(keys) or 'sweep'} | {directory.name}"

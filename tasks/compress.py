@@ -28,6 +28,7 @@ from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
 from bench.sweeps import sweep_dir, sweep_group
 from bench.trainer import Trainer, TrainingDiverged
+from datasets.centering import center_inputs
 
 log = logging.getLogger("bench")
 
@@ -113,6 +114,8 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
         data = load_dataset(cfg.dataset)
+        if train_cfg.center_inputs:
+            data = center_inputs(data)
         factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, data)
         model.to(device)
         data = place_data(data, device)
