@@ -25,14 +25,15 @@ MANIFEST_FILE = "protocol.json"
 
 
 def report_inputs(run_dirs: list[Path]) -> dict:
-    """Each final's run folder name -> its status (or `missing`): what the report is built from."""
+    """Each final's run folder name -> its status (`missing` without a record) and attempt: what the report
+    is built from."""
     inputs = {}
     for run_dir in run_dirs:
         try:
             record = read_json_object(Path(run_dir) / RESULT_FILE) or {}
         except UnreadableStateFile:
             record = {}
-        inputs[Path(run_dir).name] = f"{record.get('status', 'missing')} {record.get('checkpoint_sha256') or ''}".strip()
+        inputs[Path(run_dir).name] = {"status": record.get("status", "missing"), "started": record.get("started")}
     return inputs
 
 
@@ -57,8 +58,8 @@ def write_protocol_report(output_root: Path, run_dirs: list[Path], protocol: dic
 def _protocol_section(manifest: dict):
     def section(records: list[dict], out_dir: Path) -> list[dict]:
         statuses: dict[str, int] = {}
-        for status in manifest["finals"].values():
-            statuses[status.split()[0]] = statuses.get(status.split()[0], 0) + 1
+        for final in manifest["finals"].values():
+            statuses[final["status"]] = statuses.get(final["status"], 0) + 1
         counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         return [{"title": "Protocol", "markdown": "\n".join([
             f"- written {manifest['written']} by `{manifest['command']}`",

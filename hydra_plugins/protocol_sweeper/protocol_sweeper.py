@@ -71,7 +71,11 @@ class ProtocolSweeper(TuneSweeper):
         try:
             for cell, done in zip(cells, finished):
                 if done < trials:
-                    self.tune_cell(cell)
+                    try:
+                        self.tune_cell(cell)
+                    except UserError as err:  # e.g. every trial failed: the other cells go on
+                        log.warning("protocol: cell %s not tuned: %s", cell_label(cell), err)
+                        continue
                     self.progress.study_finished()
             returns = self._finals(cells, seeds, trials)
         finally:
@@ -115,7 +119,7 @@ class ProtocolSweeper(TuneSweeper):
                 try:
                     run_dir = final_run_dir(cfg, final)
                 except UserError as err:  # e.g. every trial of its study diverged: no winner to run
-                    log.warning("protocol: no finals for %s: %s", " ".join(cell), err)
+                    log.warning("protocol: no finals for %s: %s", cell_label(cell), err)
                     self.untunable.append(cell)
                     break
                 self.finals_found.append((final, run_dir))
