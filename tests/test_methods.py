@@ -13,6 +13,7 @@ from bench.export import export_compressed, load_compressed
 from bench.model_factory import ModelFactory
 from bench.trainer import Trainer
 from conftest import model_factory
+from datasets.centering import center_inputs
 from layers.masked import masked_layers
 from tasks.compress import run, summary
 
@@ -169,7 +170,7 @@ def test_run_under_a_byte_budget_records_bytes_and_reloads(tmp_path):
     assert record["params_stored"] - 1010 == sum(record["fit_notes"]["pruning"]["kept_per_layer"])
     # the last cut kept more than planned: the actual encoding is smaller than its bound
     assert record["params_stored"] > record["params_budget_fitted"]
-    data = call_target(cfg.dataset)
+    data = center_inputs(call_target(cfg.dataset))  # the recipe's input scale, as the run had it
     reloaded = load_compressed(tmp_path / "run" / "model.pt")
     assert error_rate(reloaded, data.test_x, data.test_y) == record["test_error"]
 
