@@ -5,6 +5,7 @@ import pytest
 
 from bench.errors import UserError
 from bench.protocol.grid import cell_label, check_protocol, final_runs, protocol_cells
+from bench.protocol.progress import ProtocolProgress
 from conftest import result_records, run_main
 
 GRID = ["method=nn", "ratio=1/8", "dataset=mnist5k_tiny", "model=mlp3", "model.hidden=[64]", "train.epochs=1",
@@ -87,3 +88,17 @@ def test_bad_settings_and_a_single_run_are_refused_in_one_line(tmp_path):
     single = run_main("experiment=paper", *GRID, output_root=tmp_path, check=False)
     assert single.returncode == 2 and "add -m" in single.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_progress_counts_studies_trials_and_finals_and_estimates_the_time_left():
+    progress = ProtocolProgress(cells=2, trials_total=8, trials_done=4, cells_tuned=1, finals_total=4)
+    assert progress.seconds_left() is None and "left" not in progress.line()  # no run of this launch yet
+    progress.trials_ran(2, 60.0, "nn-x", 0.25, finished=False)
+    assert progress.seconds_left() == 30.0 * (2 + 4)  # 30 s a run, 2 trials and 4 finals missing
+    progress.trials_ran(2, 60.0, "nn-x", 0.125, finished=True)
+    progress.finals_found(1)
+    assert progress.line() == ("protocol: 2 of 2 studies finished, 8 of 8 trials, 1 of 4 finals; best so far "
+                               "12.50% validation error in study nn-x; about 2 min left")
+    progress.finals_ran(3, 90.0)
+    assert progress.seconds_left() is None and progress.line().endswith("4 of 4 finals; best so far 12.50% "
+                                                                        "validation error in study nn-x")

@@ -31,15 +31,14 @@ class ProtocolProgress:
         self.finals_done = done
         self._move()
 
-    def trials_ran(self, count: int, seconds: float, study: str, best: float | None) -> None:
+    def trials_ran(self, count: int, seconds: float, study: str, best: float | None, finished: bool) -> None:
+        """`count` more finished trials of `study`, in `seconds`; `finished`: the study reached its target."""
         self.trials_done += count
+        self.cells_tuned += finished
         self._ran(count, seconds)
         if best is not None:
             self.best = f"{100 * best:.2f}% validation error in study {study}"
         self._report()
-
-    def study_finished(self) -> None:
-        self.cells_tuned += 1
 
     def finals_ran(self, count: int, seconds: float) -> None:
         self.finals_done += count

@@ -75,8 +75,6 @@ class ProtocolSweeper(TuneSweeper):
                         self.tune_cell(cell)
                     except UserError as err:  # e.g. every trial failed: the other cells go on
                         log.warning("protocol: cell %s not tuned: %s", cell_label(cell), err)
-                        continue
-                    self.progress.study_finished()
             returns = self._finals(cells, seeds, trials)
         finally:
             self.progress.close()
@@ -108,7 +106,7 @@ class ProtocolSweeper(TuneSweeper):
         super()._run_batch(study, cfg, cell, params)
         done = finished_trials(study)
         self.progress.trials_ran(len(done) - before, time.perf_counter() - started, study.study_name,
-                                 study.best_value if done else None)
+                                 study.best_value if done else None, finished=len(done) >= cfg.tune.n_trials)
 
     def _finals(self, cells: list[list[str]], seeds: int, trials: int) -> list:
         """Launch every final not yet done, in one batch; `finals_found`: (overrides, run folder) of each."""
