@@ -97,8 +97,8 @@ def test_progress_counts_studies_trials_and_finals_and_estimates_the_time_left()
     assert progress.seconds_left() == 30.0 * (2 + 4)  # 30 s a run, 2 trials and 4 finals missing
     progress.trials_ran(2, 60.0, "nn-x", 0.125, finished=True)
     progress.finals_found(1)
-    assert progress.line() == ("protocol: 2 of 2 studies finished, 8 of 8 trials, 1 of 4 finals; best so far "
-                               "12.50% validation error in study nn-x; about 2 min left")
+    assert progress.line() == ("protocol: 2 of 2 studies finished, 8 of 8 trials, 1 of 4 finals; best so far in "
+                               "study nn-x: 12.50% validation error; about 2 min left")
     progress.finals_ran(3, 90.0)
-    assert progress.seconds_left() is None and progress.line().endswith("4 of 4 finals; best so far 12.50% "
-                                                                        "validation error in study nn-x")
+    assert progress.seconds_left() is None and progress.line().endswith("4 of 4 finals; best so far in study "
+                                                                        "nn-x: 12.50% validation error")

@@ -37,7 +37,7 @@ class ProtocolProgress:
         self.cells_tuned += finished
         self._ran(count, seconds)
         if best is not None:
-            self.best = f"{100 * best:.2f}% validation error in study {study}"
+            self.best = f"in study {study}: {100 * best:.2f}% validation error"
         self._report()
 
     def finals_ran(self, count: int, seconds: float) -> None:
