@@ -7,7 +7,7 @@ theory experiment (`experiment=etf`, ...).
     python main.py -m experiment=curve seed=1,2,3 hydra/launcher=parallel
 
 The task is a config node naming its function (`conf/task/`); tasks/compress.py is the benchmark.
-Each run writes to its own `runs/<config hash>/`; a complete one is skipped (bench/resume.py).
+Each run writes to its own `runs/<config hash>/`; a complete one is skipped (bench/run/resume.py).
 """
 from __future__ import annotations
 
@@ -20,16 +20,16 @@ from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from bench.cli_checks import launch_problem, unknown_group_choice
-from bench.cli_help import user_groups
+from bench.launch.command_line import launch_problem, unknown_group_choice
+from bench.launch.help_text import user_groups
 from bench.components import CONF_DIR
 from bench.errors import UserError
-from bench.files import file_system_problem
-from bench.orphans import exit_with_launcher, local_launcher, mark_launching_process
-from bench.resume import claim_run_dir
-from bench.settings import check_settings
-from bench.signals import how_stopped, stop_on_sigterm
-from bench.sweeps import sweep_name
+from bench.storage.files import file_system_problem
+from bench.launch.orphans import exit_with_launcher, local_launcher, mark_launching_process
+from bench.run.resume import claim_run_dir
+from bench.run.settings import check_settings
+from bench.launch.signals import how_stopped, stop_on_sigterm
+from bench.launch.sweeps import sweep_name
 from tasks.compress import summary, use_tuned_hparams
 
 log = logging.getLogger("bench")
@@ -74,7 +74,7 @@ def main(cfg: DictConfig) -> dict | None:
         if sweep_name():
             raise  # in a sweep, Hydra records this job as failed and goes on with the others
         sys.exit(2)
-    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (bench/signals.py)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (bench/launch/signals.py)
         claimed = slot is not None and not slot.skipped
         recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
         signal_name, status = how_stopped(interrupt)

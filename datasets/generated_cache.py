@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from bench.files import write_atomically, write_json_atomically
-from bench.state_files import UnreadableStateFile, quarantine, read_json_object
+from bench.storage.files import write_atomically, write_json_atomically
+from bench.storage.state_files import UnreadableStateFile, quarantine, read_json_object
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from typing import Callable
 
 from torch import nn
 
-from bench.budget import split_proportionally
-from bench.compressible import Site, compressible_layers, params_of, replace_layer
+from bench.compression.budget import split_proportionally
+from bench.compression.budget import params_of
+from methods.compressible import Site, compressible_layers, replace_layer
 from bench.errors import UserError
 
 

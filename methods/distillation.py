@@ -26,11 +26,11 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from bench.components import call_target
-from bench.device import model_device
+from bench.machine.device import model_device
 from bench.errors import UserError
-from bench.evaluate import logits
-from bench.model_factory import ModelFactory
-from bench.trainer import FitResult, Trainer
+from bench.training.evaluate import logits
+from bench.compression.model_factory import ModelFactory
+from bench.training.trainer import FitResult, Trainer
 from methods.base import Method, StateBytes
 from methods.teacher import cached_teacher
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.byte_budget import largest_fitting
-from bench.compressible import params_of
+from bench.compression.byte_budget import largest_fitting
+from bench.compression.budget import params_of
 from bench.errors import UserError
-from bench.trainer import FitResult
+from bench.training.trainer import FitResult
 from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
 from methods.allocation import plan_layers, swap_layers
 from methods.base import LayerwiseMethod, StateBytes

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.budget import split_proportionally
-from bench.compressible import Site, layer_salt
+from bench.compression.budget import split_proportionally
+from methods.compressible import Site, layer_salt
 from layers.hashing import hash_positions
 from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
 from methods.allocation import LayerPlan, plan_layers, swap_layers

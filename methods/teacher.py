@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.export import on_host
-from bench.files import write_atomically
-from bench.model_factory import ModelFactory
-from bench.state_files import UnreadableStateFile, load_torch_dict, quarantine
+from bench.compression.checkpoint import on_host
+from bench.storage.files import write_atomically
+from bench.compression.model_factory import ModelFactory
+from bench.storage.state_files import UnreadableStateFile, load_torch_dict, quarantine
 
 log = logging.getLogger("bench")
 FORMAT = "compression-bench/teacher/v2"

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench.files import write_figure_atomically  # noqa: E402
+from bench.storage.files import write_figure_atomically  # noqa: E402
 from reports.html_page import html_page  # noqa: E402
 from reports.records import load_records  # noqa: E402
 from reports.theory_etf import etf_section  # noqa: E402

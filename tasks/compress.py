@@ -12,22 +12,22 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bench.budget import parse_budget_unit, parse_ratio
+from bench.compression.budget import parse_budget_unit, parse_ratio
 from bench.components import call_target
-from bench.cpu import configure_cpu
-from bench.data_cache import load_dataset
-from bench.device import describe_device, make_deterministic, place_data, resolve_device
-from bench.evaluate import error_rate
-from bench.export import export_compressed
-from bench.hparams import with_hparams
-from bench.loggers import make_loggers
-from bench.memory import require_model_fits
-from bench.model_factory import ModelFactory
-from bench.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
-from bench.run_budget import plan_budget
-from bench.state_files import file_sha256
-from bench.sweeps import sweep_dir, sweep_group
-from bench.trainer import Trainer, TrainingDiverged
+from bench.machine.cpu import configure_cpu
+from bench.machine.data_cache import load_dataset
+from bench.machine.device import describe_device, make_deterministic, place_data, resolve_device
+from bench.training.evaluate import error_rate
+from bench.compression.checkpoint import export_compressed
+from bench.training.hparams import with_hparams
+from bench.run.loggers import make_loggers
+from bench.machine.memory import require_model_fits
+from bench.compression.model_factory import ModelFactory
+from bench.run.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
+from bench.compression.run_budget import plan_budget
+from bench.storage.state_files import file_sha256
+from bench.launch.sweeps import sweep_dir, sweep_group
+from bench.training.trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger("bench")
 

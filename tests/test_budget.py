@@ -1,7 +1,7 @@
 from fractions import Fraction
 
 import pytest
-from bench.budget import BudgetCheck, MIN_FILL, params_budget, parse_ratio, split_proportionally
+from bench.compression.budget import BudgetCheck, MIN_FILL, params_budget, parse_ratio, split_proportionally
 from bench.errors import UserError
 from conftest import load_method as method, model_factory
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.budget import MIN_FILL, params_budget
+from bench.compression.budget import MIN_FILL, params_budget
 from bench.components import call_target
 from bench.errors import UserError
-from bench.export import export_compressed, load_compressed
-from bench.run_budget import plan_budget
+from bench.compression.checkpoint import export_compressed, load_compressed
+from bench.compression.run_budget import plan_budget
 from methods.pruning import MagnitudePruning
 from conftest import method_node, model_factory
 

@@ -4,11 +4,11 @@ from fractions import Fraction
 import pytest
 import torch
 
-from bench.byte_budget import TOLERANCE, dense_checkpoint_bytes, largest_fitting
+from bench.compression.byte_budget import TOLERANCE, dense_checkpoint_bytes, largest_fitting
 from bench.components import call_target
 from bench.errors import UserError
-from bench.export import checkpoint_bytes, export_compressed
-from bench.run_budget import plan_budget
+from bench.compression.checkpoint import checkpoint_bytes, export_compressed
+from bench.compression.run_budget import plan_budget
 from conftest import method_node, model_factory
 from layers.masked import masked_layers
 

@@ -11,12 +11,12 @@ from torch import nn
 
 import methods.distillation
 import tasks.compress
-from bench.budget import parse_ratio
-from bench.byte_budget import bytes_budget
-from bench.evaluate import error_rate
-from bench.record import config_hash
-from bench.run_budget import plan_budget
-from bench.trainer import FitResult, Trainer
+from bench.compression.budget import parse_ratio
+from bench.compression.byte_budget import bytes_budget
+from bench.training.evaluate import error_rate
+from bench.run.record import config_hash
+from bench.compression.run_budget import plan_budget
+from bench.training.trainer import FitResult, Trainer
 from conftest import compose_config, load_method, method_node, model_factory
 from datasets.splits import DataSplits
 from layers.count_sketch import CountSketch

@@ -1,8 +1,8 @@
 """End-to-end runs of main.py on a tiny slice of real digits."""
 import pytest
 
-from bench.evaluate import error_rate
-from bench.export import load_compressed
+from bench.training.evaluate import error_rate
+from bench.compression.checkpoint import load_compressed
 from conftest import result_records, run_main
 from datasets.mnist5k import load_mnist5k
 

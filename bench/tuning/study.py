@@ -3,7 +3,7 @@
 A cell is what a final run compares: method (and its options), ratio, data set, model, recipe,
 budget; the study's identity hashes it with the search space and the tuning seed, so every run
 of the same cell (any seed) finds the same study, and a changed search space starts a new one.
-Trials are ordinary runs (bench/resume.py) with `evaluate_test=false`; a trial's value is its
+Trials are ordinary runs (bench/run/resume.py) with `evaluate_test=false`; a trial's value is its
 best validation error, or WORST_VALUE when it diverged.
 
 The journal is data: a damaged one (bench/tuning/journal.py), or one whose trials lie outside the
@@ -23,12 +23,12 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from bench.budget import parse_ratio
+from bench.compression.budget import parse_ratio
 from bench.errors import UserError
-from bench.hparams import flat, nested
-from bench.record import experiment_config
-from bench.resume import FINAL_STATUSES, RUNS_DIR
-from bench.state_files import UnreadableStateFile, quarantine, read_json_object
+from bench.training.hparams import flat, nested
+from bench.run.record import experiment_config
+from bench.run.resume import FINAL_STATUSES, RUNS_DIR
+from bench.storage.state_files import UnreadableStateFile, quarantine, read_json_object
 from bench.tuning.journal import journal_problem
 from bench.tuning.search_space import distribution, outside_space, parameters
 

@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from bench.cpu import configure_cpu, usable_cores
-from bench.data_cache import load_dataset
-from bench.hparams import with_hparams
-from bench.trainer import Trainer
+from bench.machine.cpu import configure_cpu, usable_cores
+from bench.machine.data_cache import load_dataset
+from bench.training.hparams import with_hparams
+from bench.training.trainer import Trainer
 from tasks.compress import build_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """Budgets in bytes (`budget.unit=bytes`): floor(ratio * the dense checkpoint's bytes).
 
 The reference is the uncompressed net exported in the compressed-checkpoint format and measured
-(bench/export.py), so every method pays for everything its checkpoint needs to rebuild the model:
+(bench/compression/checkpoint.py), so every method pays for everything its checkpoint needs to rebuild the model:
 values, positions, the config and the format's own overhead. A method is sized by searching the
 largest parameter budget whose planned checkpoint (`Method.planned_bytes`, measured on a model
 built for that budget) fits the byte budget.
@@ -15,8 +15,8 @@ from typing import Callable
 import torch
 
 from bench.errors import UserError
-from bench.export import checkpoint_bytes
-from bench.model_factory import ModelFactory
+from bench.compression.checkpoint import checkpoint_bytes
+from bench.compression.model_factory import ModelFactory
 
 DENSE_METHOD_CONFIG = {"_target_": "methods.dense.Dense", "name": "dense"}  # conf/method/dense.yaml's node
 # The search stops once the fitting checkpoint is within this fraction of the byte budget, or the

@@ -4,7 +4,7 @@ params_ref:    every weight and bias of the uncompressed architecture.
 params_budget: floor(ratio * params_ref), ratio in (0, 1].
 params_stored: the numbers that must be kept to rebuild the trained model.
 
-`budget.unit=bytes` measures the budget in checkpoint bytes instead (bench/byte_budget.py).
+`budget.unit=bytes` measures the budget in checkpoint bytes instead (bench/compression/byte_budget.py).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
+from torch import nn
 
 from bench.errors import UserError
 
@@ -49,6 +50,11 @@ def params_budget(ratio: Fraction, params_ref: int) -> int:
 def count_stored_tensors(state: dict) -> int:
     """Numbers in the floating-point tensors of a state dict (integer indices are not parameters)."""
     return sum(t.numel() for t in state.values() if torch.is_tensor(t) and t.is_floating_point())
+
+
+def params_of(model: nn.Module) -> int:
+    """Every parameter of a model, counted once (a tied tensor is one tensor)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from bench.budget import parse_ratio
-from bench.files import write_json_atomically
+from bench.compression.budget import parse_ratio
+from bench.storage.files import write_json_atomically
 
 RESULT_FILE = "result.json"
 CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpoint_sha256`)
@@ -18,7 +18,7 @@ CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpo
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
 # `search_space` steer studies (bench/tuning/study.py), not what one run computes. `device` decides
 # where it computes: a GPU's numbers may differ in the last bits, so the record says which device ran.
-# `threads` and `flush_denormal` (bench/cpu.py) decide how fast the CPU computes; the thread count may
+# `threads` and `flush_denormal` (bench/machine/cpu.py) decide how fast the CPU computes; the thread count may
 # change float rounding and flushing changes only numbers below 1.2e-38, so the record says which were used.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "device",
                           "threads", "flush_denormal")

@@ -15,12 +15,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.components import call_target
 from bench.errors import UserError
-from bench.files import write_atomically
-from bench.memory import require_model_fits
-from bench.model_factory import ModelFactory
-from bench.record import RESULT_FILE
-from bench.shipped_targets import require_shipped_targets
-from bench.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
+from bench.storage.files import write_atomically
+from bench.machine.memory import require_model_fits
+from bench.compression.model_factory import ModelFactory
+from bench.run.record import RESULT_FILE
+from bench.compression.shipped_targets import require_shipped_targets
+from bench.storage.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
 
 FORMAT = "compression-bench/compressed-checkpoint/v2"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bench.compressible import params_of
+from bench.compression.budget import params_of
 from bench.components import call_target
 
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from bench.budget import BudgetCheck, params_budget, parse_budget_unit
-from bench.byte_budget import bytes_budget, dense_checkpoint_bytes, fit_to_bytes, state_bytes
+from bench.compression.budget import BudgetCheck, params_budget, parse_budget_unit
+from bench.compression.byte_budget import bytes_budget, dense_checkpoint_bytes, fit_to_bytes, state_bytes
 from bench.errors import UserError
-from bench.model_factory import ModelFactory
+from bench.compression.model_factory import ModelFactory
 
 
 @dataclass(frozen=True)
