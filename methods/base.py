@@ -1,15 +1,12 @@
-"""The interface every compression method implements: a transform of the dense model for a budget."""
+"""Defaults for the engine's method contract (bench/compression/method.py): a transform of the dense model
+for a budget."""
 from __future__ import annotations
-
-from typing import Callable
 
 from torch import nn
 
 from bench.compression.budget import count_stored_tensors
+from bench.compression.method import StateBytes
 from bench.compression.model_factory import ModelFactory
-
-# The bytes of the checkpoint that would hold an exported state (bench/compression/checkpoint.py), under a byte budget.
-StateBytes = Callable[[dict], int]
 
 
 class Method:
@@ -52,7 +49,7 @@ class Method:
         state = self.export_state(model)
         return count_stored_tensors({key: value for key, value in state.items() if key not in buffers})
 
-    # Byte budgets (bench/compression/byte_budget.py): a method is sized by measuring checkpoints.
+    # Byte budgets (bench/compression/budget.py): a method is sized by measuring checkpoints.
 
     def build_for_sizing(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
         """A model whose checkpoint has the size of `build`'s, only to be measured: a method whose

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.compression.budget import parse_ratio  # noqa: E402
+from bench.run.settings import parse_ratio  # noqa: E402
 from bench.storage.files import write_figure_atomically  # noqa: E402
 
 

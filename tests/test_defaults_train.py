@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.compression.budget import params_budget, parse_ratio
+from bench.compression.budget import params_budget
+from bench.run.settings import parse_ratio
 from bench.components import call_target
 from bench.compression.model_factory import ModelFactory
 from test_methods import config, train

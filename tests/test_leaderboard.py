@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import wandb
 
-from bench.compression.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from bench.run.resume import ATTEMPTS_DIR
 from reports import leaderboard
 from reports.bytes_frontier import pareto_frontier

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from bench.compression.budget import params_budget, parse_ratio
+from bench.compression.budget import params_budget
+from bench.run.settings import parse_ratio
 from bench.components import call_target
 from bench.training.evaluate import error_rate, logits
 from bench.compression.checkpoint import export_compressed, load_compressed
@@ -14,7 +15,7 @@ from bench.compression.model_factory import ModelFactory
 from bench.training.trainer import Trainer
 from conftest import model_factory
 from layers.masked import masked_layers
-from tasks.compress import run, summary
+from tasks.compress import run, start
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -141,7 +142,7 @@ def test_prune_keeps_the_largest_magnitudes(tmp_path, scope):
 
 
 def run_in(cfg, output_dir):
-    return run(cfg, output_dir, summary(cfg))
+    return run(cfg, output_dir, start(cfg))
 
 
 def test_run_records_pruning_params_and_bytes(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.compression.budget import params_of
+from bench.compression.model_factory import params_of
 from methods.compressible import compressible_layers
 from bench.errors import UserError
 from bench.compression.model_factory import ModelFactory

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.components import call_target
 from bench.errors import UserError
 from bench.storage.files import write_atomically
 from bench.machine.memory import require_model_fits
+from bench.compression.method import load_method
 from bench.compression.model_factory import ModelFactory
 from bench.run.record import RESULT_FILE
 from bench.compression.shipped_targets import require_shipped_targets
@@ -90,7 +90,7 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
     require_shipped_targets(checkpoint["model"]["node"], "model", f"checkpoint {path}", also_trusted=trusted_models)
     factory = ModelFactory.from_record(checkpoint["model"])
     require_model_fits(factory.params_ref(), str(checkpoint["model"]["node"].get("name")), [torch.device("cpu")])
-    method = call_target(checkpoint["method_config"])
+    method = load_method(checkpoint["method_config"])
     model = method.build(factory, checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
     return model.to(device).eval()

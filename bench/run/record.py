@@ -1,16 +1,15 @@
 """The result record: one JSON file per run, written atomically."""
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
 import platform
 from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from bench.compression.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from bench.storage.files import write_json_atomically
+from bench.storage.digest import json_digest
 
 RESULT_FILE = "result.json"
 CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpoint_sha256`)
@@ -53,8 +52,7 @@ def experiment_config(cfg) -> dict:
 
 
 def config_hash(cfg) -> str:
-    canonical = json.dumps(experiment_config(cfg), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return json_digest(experiment_config(cfg), 16, compact=True)
 
 
 def library_versions() -> dict:

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from bench.errors import UserError
 from bench.training.hparams import TARGETS
-from bench.run.settings import is_int, is_number
+from bench.run.setting_checks import is_int, is_number
 
 KINDS = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"}, "categorical": {"choices"}}
 
