@@ -25,7 +25,8 @@ from bench.run.loggers import make_loggers
 from bench.machine.memory import require_model_fits
 from bench.compression.method import load_method
 from bench.compression.model_factory import ModelFactory
-from bench.run.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
+from bench.run.identity import config_hash, experiment_config
+from bench.run.record import CHECKPOINT_FILE, CompressRecord, library_versions, write_result
 from bench.storage.state_files import file_sha256
 from bench.launch.sweeps import sweep_dir, sweep_group
 from bench.training.trainer import Trainer, TrainingDiverged
@@ -106,7 +107,7 @@ def build_model(cfg: DictConfig, settings: RunSettings, train_cfg, method_cfg, d
     return factory, method, budget, model
 
 
-def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord:
     settings = RunSettings.from_config(cfg)
     device = settings.device
     determinism = make_deterministic(device)
@@ -130,7 +131,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     loggers.ready(wandb_run_name(cfg, settings, data.name, identity), wandb_tags(cfg, data.name))
     trainer = Trainer.from_config(train_cfg, settings.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
-    record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
+    record: CompressRecord = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
               "cpu": cpu, "data_on_device": data.train_x.device == device}
     try:

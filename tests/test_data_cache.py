@@ -9,7 +9,6 @@ import bench.machine.data_cache
 import datasets.mnist5k
 from bench.components import call_target
 from bench.machine.data_cache import load_dataset
-from bench.machine.device import SPLIT_TENSORS
 
 TINY = {"_target_": "datasets.mnist5k.load_mnist5k", "name": "mnist5k_tiny", "train_per_class": 3,
         "val_per_class": 2, "test_per_class": 2}
@@ -32,8 +31,8 @@ def test_a_data_set_is_read_once_and_each_run_gets_equal_tensors_of_its_own(read
     node = OmegaConf.create(TINY)
     first, second = load_dataset(node), load_dataset(node)
     assert reads == ["mnist5k_tiny"]
-    for name in SPLIT_TENSORS:
-        a, b = getattr(first, name), getattr(second, name)
+    for name, a in first.tensors().items():
+        b = getattr(second, name)
         assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
     first.train_x.fill_(7)  # a run changing its data in place...
     first.notes["touched"] = True

@@ -14,7 +14,7 @@ import tasks.compress
 from bench.run.settings import parse_ratio
 from bench.compression.budget import Budget, bytes_budget
 from bench.training.evaluate import error_rate
-from bench.run.record import config_hash
+from bench.run.identity import config_hash
 from bench.training.trainer import FitResult, Trainer
 from conftest import compose_config, load_method, method_node, model_factory
 from datasets.splits import DataSplits

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from bench.compression.budget import params_budget
 from bench.run.settings import parse_ratio
 from bench.compression.model_factory import ModelFactory
-from bench.run.record import config_hash, experiment_config
+from bench.run.identity import config_hash, experiment_config
 from bench.run.resume import ATTEMPTS_DIR, claim_run_dir, read_record
 from reports import leaderboard
 

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench.run.settings import parse_ratio
 from bench.errors import UserError
 from bench.training.hparams import flat, nested
-from bench.run.record import experiment_config
+from bench.run.identity import experiment_config
 from bench.run.resume import FINAL_STATUSES, RUNS_DIR
 from bench.storage.state_files import UnreadableStateFile, quarantine, read_json_object
 from bench.tuning.journal import journal_problem
