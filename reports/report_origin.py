@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import datetime
 import shlex
+from fractions import Fraction
 
 from bench.provenance import git_commit
 
@@ -34,8 +35,9 @@ def commands_section(records: list[dict]) -> str:
     missing = len(records) - len(commands)
     parts = []
     if commands:
-        parts.append("Every run's own command, folded into sweeps (`-m`) where runs differ in one setting's values:"
-                     "\n\n```bash\n" + "\n".join(folded_commands(commands)) + "\n```")
+        block = "\n".join(f"    {line}" for line in folded_commands(commands))  # indented: a code block
+        parts.append(f"Every run's own command, folded into sweeps (`-m`) where runs differ in one setting's values:"
+                     f"\n\n{block}")
     if missing:
         parts.append(f"{missing} run{'s' * (missing != 1)} recorded no command (records older than the field).")
     return "\n\n".join(parts)
@@ -92,8 +94,8 @@ def _fold(keys: list[str], sweeps: list[dict]) -> list[dict]:
 
 
 def _natural(value: str):
-    """Numbers in numeric order (`seed=2,10`), then text."""
+    """Numbers and fractions in numeric order (`seed=2,10`, `ratio=1/64,1/8`), then text."""
     try:
-        return (0, float(value), value)
-    except ValueError:
-        return (1, 0.0, value)
+        return (0, Fraction(value), value)
+    except (ValueError, ZeroDivisionError):
+        return (1, Fraction(0), value)
