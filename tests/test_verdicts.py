@@ -67,6 +67,8 @@ def test_a_small_gap_is_a_tie_and_a_large_one_is_worse(three_methods):
         assert row["test"] == PAIRED and row["diff_low_pct"] < row["diff_pct"] < row["diff_high_pct"]
         assert row["diff_pct"] == pytest.approx(row["test_error_mean_pct"] - cells.loc["best", "test_error_mean_pct"])
     assert cells.loc["close", "diff_low_pct"] < 0 < cells.loc["far", "diff_low_pct"]
+    others = cells.drop(index="best")
+    assert ((others["verdict"] == "worse") == (others["diff_low_pct"] > 0)).all()  # worse: the interval above 0
 
 
 def test_the_verdict_is_said_in_words_and_marked_in_the_table(three_methods, tmp_path):
