@@ -42,6 +42,8 @@ def read_test_predictions(record: dict) -> tuple[np.ndarray, np.ndarray]:
     expected = record.get("test_predictions_sha256")
     if not isinstance(expected, str):
         raise UnreadableStateFile("its record names no predictions file (a run older than the file)")
+    if not record.get("record_path"):
+        raise UnreadableStateFile("its record was not read from a file, so its predictions file cannot be found")
     path = Path(record["record_path"]).with_name(PREDICTIONS_FILE)
     try:
         actual = file_sha256(path)
