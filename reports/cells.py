@@ -12,18 +12,18 @@ recipe), `tuned` (a study's best, `tuned=true`) or `custom` (hparams given by ha
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 
 import pandas as pd
+from bench.storage.digest import json_digest
 
 SETUP = ["dataset", "model", "epochs", "recipe", "budget_unit"]
 CELL = SETUP + ["method", "method_config", "tuning", "hparams", "ratio", "model_options"]
 
 
 def short_hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:6]
+    return json_digest(obj, 6)
 
 
 def model_options_label(record: dict) -> str:

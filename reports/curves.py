@@ -14,8 +14,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.budget import parse_ratio  # noqa: E402
-from bench.files import write_figure_atomically  # noqa: E402
+from bench.run.settings import parse_ratio  # noqa: E402
+from bench.storage.files import write_figure_atomically  # noqa: E402
 
 
 # Every method keeps one colour in every figure; unknown methods take the remaining ones.

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from matplotlib.colors import to_hex
 
-from bench.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from reports.bytes_frontier import pareto_frontier
 from reports.curves import cell_style, method_color
 from reports.tables import verdict_text

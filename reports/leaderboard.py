@@ -20,7 +20,7 @@ from typing import Callable
 import pandas as pd
 
 from bench.errors import UserError
-from bench.files import write_atomically
+from bench.storage.files import write_atomically
 from reports.bytes_frontier import frontier_text, plot_bytes_frontier
 from reports.cells import SETUP, leaderboard_cells
 from reports.csv_file import write_csv

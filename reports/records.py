@@ -7,9 +7,9 @@ import reprlib
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.record import RESULT_FILE
-from bench.resume import ATTEMPTS_DIR, FINAL_STATUSES
-from bench.state_files import UnreadableStateFile, read_json_object
+from bench.run.record import RESULT_FILE
+from bench.run.resume import ATTEMPTS_DIR, FINAL_STATUSES
+from bench.storage.state_files import UnreadableStateFile, read_json_object
 
 log = logging.getLogger("bench")
 

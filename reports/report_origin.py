@@ -1,7 +1,7 @@
 """Where a report came from: when it was made, from which commit, and the commands that produced its runs.
 
 Each run's record holds the command line of its own job (`python main.py key=value ...`) and its
-commit (bench/provenance.py). The commands are folded back into sweeps: two commands that differ
+commit (bench/run/provenance.py). The commands are folded back into sweeps: two commands that differ
 in one key's value only become one with both values (`seed=1,2`), until nothing more folds, so a
 3 x 3 sweep reads as the one `-m` command that ran it, never as a command that would run more.
 """
@@ -12,7 +12,7 @@ import datetime
 import shlex
 from fractions import Fraction
 
-from bench.provenance import git_commit
+from bench.run.provenance import git_commit
 
 PREFIX = ["python", "main.py"]
 

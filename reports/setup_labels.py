@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from bench.hparams import flat
+from bench.training.hparams import flat
 from reports.cells import SETUP
 
 MISSING = "unset"

@@ -28,8 +28,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from bench.predictions import read_test_predictions
-from bench.state_files import UnreadableStateFile
+from bench.storage.predictions import read_test_predictions
+from bench.storage.state_files import UnreadableStateFile
 from reports.cells import SETUP
 
 log = logging.getLogger("bench")

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import wandb
 
-from bench.budget import parse_ratio
-from bench.resume import ATTEMPTS_DIR
+from bench.run.settings import parse_ratio
+from bench.run.resume import ATTEMPTS_DIR
 from reports import leaderboard
 from reports.bytes_frontier import pareto_frontier
 from reports.cells import leaderboard_cells

@@ -3,10 +3,10 @@ import re
 
 import pytest
 
-from bench.evaluate import error_rate
-from bench.export import load_compressed
-from bench.predictions import PREDICTIONS_FILE, read_test_predictions
-from bench.state_files import file_sha256
+from bench.training.evaluate import error_rate
+from bench.compression.checkpoint import load_compressed
+from bench.storage.predictions import PREDICTIONS_FILE, read_test_predictions
+from bench.storage.state_files import file_sha256
 from conftest import result_records, run_main
 from datasets.mnist5k import load_mnist5k
 

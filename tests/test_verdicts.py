@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.predictions import PREDICTIONS_FILE, read_test_predictions, write_test_predictions
-from bench.provenance import git_commit
-from bench.state_files import UnreadableStateFile, file_sha256
+from bench.storage.predictions import PREDICTIONS_FILE, read_test_predictions, write_test_predictions
+from bench.run.provenance import git_commit
+from bench.storage.state_files import UnreadableStateFile, file_sha256
 from reports import leaderboard
 from reports.cells import leaderboard_cells
 from reports.curves import cell_style

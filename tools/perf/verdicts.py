@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.predictions import write_test_predictions  # noqa: E402
+from bench.storage.predictions import write_test_predictions  # noqa: E402
 from reports.cells import leaderboard_cells  # noqa: E402
 from reports.verdicts import VerdictOptions, add_verdicts  # noqa: E402
 

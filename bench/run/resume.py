@@ -23,9 +23,9 @@ import os
 import socket
 from pathlib import Path
 
-from bench.files import write_json_atomically
-from bench.record import CHECKPOINT_FILE, RESULT_FILE, config_hash, experiment_config
-from bench.state_files import UnreadableStateFile, file_sha256, quarantine, read_json_object
+from bench.storage.files import write_json_atomically
+from bench.run.record import CHECKPOINT_FILE, RESULT_FILE, config_hash, experiment_config
+from bench.storage.state_files import UnreadableStateFile, file_sha256, quarantine, read_json_object
 
 log = logging.getLogger("bench")
 

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from bench.device import model_device
+from bench.machine.device import model_device
 
 
 # Large chunks: a 50,000-image test set in 5 GEMMs per layer instead of 25 (the activations of mlp5

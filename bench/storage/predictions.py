@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.files import write_atomically
-from bench.state_files import UnreadableStateFile, file_sha256
+from bench.storage.files import write_atomically
+from bench.storage.state_files import UnreadableStateFile, file_sha256
 
 PREDICTIONS_FILE = "test_predictions.npz"
 ARRAYS = ("predicted", "label")

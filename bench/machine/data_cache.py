@@ -15,7 +15,7 @@ import logging
 from omegaconf import OmegaConf
 
 from bench.components import call_target
-from bench.device import SPLIT_TENSORS
+from bench.machine.device import SPLIT_TENSORS
 
 log = logging.getLogger("bench")
 

@@ -1,6 +1,6 @@
 """Where a run came from, for the report: the code's git commit and the command that ran it.
 
-Neither is part of the run's identity (bench/record.py): the same experiment run from another
+Neither is part of the run's identity (bench/run/record.py): the same experiment run from another
 commit or launched as part of another sweep is the same experiment.
 """
 from __future__ import annotations
@@ -10,7 +10,9 @@ import shlex
 import subprocess
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from bench.components import CONF_DIR
+
+PROJECT_DIR = CONF_DIR.parent
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,16 +1,15 @@
 """The result record: one JSON file per run, written atomically."""
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
 import platform
 from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from bench.budget import parse_ratio
-from bench.files import write_json_atomically
+from bench.run.settings import parse_ratio
+from bench.storage.files import write_json_atomically
+from bench.storage.digest import json_digest
 
 RESULT_FILE = "result.json"
 CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpoint_sha256`)
@@ -18,7 +17,7 @@ CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpo
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
 # `search_space` steer studies (bench/tuning/study.py), not what one run computes. `device` decides
 # where it computes: a GPU's numbers may differ in the last bits, so the record says which device ran.
-# `threads` and `flush_denormal` (bench/cpu.py) decide how fast the CPU computes; the thread count may
+# `threads` and `flush_denormal` (bench/machine/cpu.py) decide how fast the CPU computes; the thread count may
 # change float rounding and flushing changes only numbers below 1.2e-38, so the record says which were used.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "device",
                           "threads", "flush_denormal")
@@ -53,8 +52,7 @@ def experiment_config(cfg) -> dict:
 
 
 def config_hash(cfg) -> str:
-    canonical = json.dumps(experiment_config(cfg), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return json_digest(experiment_config(cfg), 16, compact=True)
 
 
 def library_versions() -> dict:
