@@ -26,6 +26,7 @@ from bench.components import CONF_DIR
 from bench.errors import UserError
 from bench.storage.files import file_system_problem
 from bench.launch.orphans import exit_with_launcher, local_launcher, mark_launching_process
+from bench.run.provenance import provenance
 from bench.run.resume import claim_run_dir
 from bench.run.task import start_record, task_function
 from bench.run.setting_checks import check_settings
@@ -53,7 +54,8 @@ def main(cfg: DictConfig) -> dict | None:
             raise UserError("experiment=tune runs a tuning study, which is a multirun: add -m (python main.py -m "
                             "experiment=tune ...); without it, this would be one ordinary run that reads the test set")
         launch_dir = hydra_cfg.runtime.output_dir  # Hydra's config and log of this attempt
-        slot = claim_run_dir(cfg, {**start_record(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
+        origin = provenance(list(hydra_cfg.overrides.task))  # the commit and command, for the report
+        slot = claim_run_dir(cfg, {**start_record(cfg), "launch_dir": launch_dir, **origin}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
             return {**outcome(slot.previous or {}), "skipped": True}

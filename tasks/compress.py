@@ -18,7 +18,7 @@ from bench.run.settings import RunSettings
 from bench.machine.cpu import configure_cpu
 from bench.machine.data_cache import load_dataset
 from bench.machine.device import describe_device, make_deterministic, place_data
-from bench.training.evaluate import error_rate
+from bench.training.evaluate import error_of, predictions
 from bench.compression.checkpoint import export_compressed
 from bench.training.hparams import with_hparams
 from bench.run.loggers import make_loggers
@@ -27,6 +27,7 @@ from bench.compression.method import load_method
 from bench.compression.model_factory import ModelFactory
 from bench.run.identity import config_hash, experiment_config
 from bench.run.record import CHECKPOINT_FILE, CompressRecord, library_versions, write_result
+from bench.storage.predictions import write_test_predictions
 from bench.storage.state_files import file_sha256
 from bench.launch.sweeps import sweep_dir, sweep_group
 from bench.training.trainer import Trainer, TrainingDiverged
@@ -144,10 +145,13 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord
     else:
         train_seconds = time.perf_counter() - started
         # the only look at the test set; tuning trials never take it
-        test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
+        predicted = predictions(model, data.test_x) if cfg.evaluate_test else None
+        test_error = error_of(predicted, data.test_y) if cfg.evaluate_test else None
         test_seconds = time.perf_counter() - started - train_seconds
         bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, method_cfg, factory,
                                           budget.build_params, settings.seed, model)
+        if cfg.evaluate_test:  # kept for the report's paired tests between methods (reports/verdicts.py)
+            record["test_predictions_sha256"] = write_test_predictions(output_dir, predicted, data.test_y)
         record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
                       bytes_on_disk=bytes_on_disk, checkpoint_sha256=file_sha256(output_dir / CHECKPOINT_FILE),
                       val_error=fit.best_val_error,

@@ -59,6 +59,8 @@ class RunRecord(TypedDict, total=False):
     host: str
     pid: int
     error: str             # failed or interrupted: what ended it
+    git_commit: str | None # the code's commit (`+changes` when tracked files differ); null outside a clone
+    command: str           # the command line that runs this one job again (bench/run/provenance.py)
 
 
 class CompressRecord(RunRecord, total=False):
@@ -99,6 +101,7 @@ class CompressRecord(RunRecord, total=False):
     # the outcome
     bytes_on_disk: int
     checkpoint_sha256: str
+    test_predictions_sha256: str  # of the per-example test predictions beside the record (bench/storage/predictions.py)
     val_error: float       # of the best validation epoch, whose weights were kept
     test_error: float | None  # evaluated once; None in a tuning trial
     best_epoch: int
@@ -115,6 +118,7 @@ RUN_FIELDS = {
     "schema_version": Field(WHOLE), "task": Field(TEXT), "seed": Field(WHOLE), "status": Field(TEXT, required=True),
     "config": Field(OBJECT), "config_hash": Field(TEXT), "run_dir": Field(TEXT), "launch_dir": Field(TEXT),
     "started": Field(TEXT), "ended": Field(TEXT), "host": Field(TEXT), "pid": Field(WHOLE), "error": Field(TEXT),
+    "git_commit": Field(TEXT, nullable=True), "command": Field(TEXT),
 }
 COMPRESS_FIELDS = {
     "method": Field(TEXT, required=True), "ratio": Field(TEXT, required=True), "dataset": Field(TEXT, required=True),
@@ -129,6 +133,7 @@ COMPRESS_FIELDS = {
     "fill": Field(NUMBER, low=0), "bytes_budget": Field(NUMBER, low=0), "bytes_dense_checkpoint": Field(NUMBER, low=0),
     "params_budget_fitted": Field(NUMBER, low=0), "bytes_fill": Field(NUMBER, low=0),
     "bytes_on_disk": Field(NUMBER, low=0), "checkpoint_sha256": Field(TEXT),
+    "test_predictions_sha256": Field(TEXT),
     "test_error": Field(NUMBER, nullable=True, low=0, high=1), "val_error": Field(NUMBER, low=0, high=1),
     "best_epoch": Field(WHOLE), "epochs_run": Field(WHOLE), "train_seconds": Field(NUMBER),
     "test_seconds": Field(NUMBER), "history": Field(LIST), "fit_notes": Field(OBJECT), "divergence": Field(OBJECT),
