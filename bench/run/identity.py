@@ -18,6 +18,8 @@ from bench.storage.digest import json_digest
 # change float rounding and flushing changes only numbers below 1.2e-38, so the record says which were used.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "device",
                           "threads", "flush_denormal")
+# A task node's hooks (bench/run/task.py) say how the harness prepares and reports a run, not what it computes.
+TASK_HOOKS = ("start", "report_section")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 # Options whose default is what every run did before the option existed: left out of the
 # identity at that default, so adding the option does not rename those runs.
@@ -40,6 +42,8 @@ def experiment_config(cfg) -> dict:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for key in NOT_PART_OF_EXPERIMENT:
         resolved.pop(key, None)
+    for key in TASK_HOOKS:
+        resolved.get("task", {}).pop(key, None)
     if "ratio" in resolved:
         resolved["ratio"] = str(parse_ratio(resolved["ratio"]))
     for key, default in IMPLICIT_DEFAULTS.items():
