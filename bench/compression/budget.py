@@ -26,7 +26,6 @@ from bench.compression.checkpoint import checkpoint_bytes
 from bench.compression.method import StateBytes
 from bench.compression.model_factory import ModelFactory
 from bench.errors import UserError
-from bench.run.settings import parse_budget_unit
 
 # Below this a method is considered to waste its budget (DESIGN.md).
 MIN_FILL = 0.97
@@ -65,7 +64,7 @@ class Budget:
     @classmethod
     def plan(cls, unit: str, ratio: Fraction, method, method_cfg, factory: ModelFactory, seed: int) -> "Budget":
         """The run's budget; under bytes, the method is sized (and told the limit) here."""
-        unit, name, params_ref = parse_budget_unit(unit), method_cfg.get("name"), factory.params_ref()
+        name, params_ref = method_cfg.get("name"), factory.params_ref()
         budget = params_budget(ratio, params_ref)
         if unit == "params":
             return cls(unit, name, params_ref, budget, budget)
