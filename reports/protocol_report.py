@@ -12,9 +12,9 @@ import datetime
 import logging
 from pathlib import Path
 
-from bench.files import write_json_atomically
-from bench.record import RESULT_FILE
-from bench.state_files import UnreadableStateFile, read_json_object
+from bench.storage.files import write_json_atomically
+from bench.run.record import RESULT_FILE
+from bench.storage.state_files import UnreadableStateFile, read_json_object
 from reports.leaderboard import SECTION_BUILDERS, write_report
 from reports.records import load_records
 

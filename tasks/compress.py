@@ -1,6 +1,7 @@
 """`task=compress`: one benchmark run. The flow: config -> data -> the dense model -> the method's
 compressed model for the budget -> fit, selecting the best validation epoch -> test once -> export
--> result record -> loggers. `main.py` claims the run's directory and calls `run`.
+-> result record -> loggers. `main.py` calls `start` (conf/task/compress.yaml), claims the run's directory
+and calls `run` (bench/run/task.py).
 """
 from __future__ import annotations
 
@@ -12,22 +13,24 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bench.budget import parse_budget_unit, parse_ratio
-from bench.components import call_target
-from bench.cpu import configure_cpu
-from bench.data_cache import load_dataset
-from bench.device import describe_device, make_deterministic, place_data, resolve_device
-from bench.evaluate import error_rate
-from bench.export import export_compressed
-from bench.hparams import with_hparams
-from bench.loggers import make_loggers
-from bench.memory import require_model_fits
-from bench.model_factory import ModelFactory
-from bench.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
-from bench.run_budget import plan_budget
-from bench.state_files import file_sha256
-from bench.sweeps import sweep_dir, sweep_group
-from bench.trainer import Trainer, TrainingDiverged
+from bench.compression.budget import Budget
+from bench.run.settings import RunSettings
+from bench.machine.cpu import configure_cpu
+from bench.machine.data_cache import load_dataset
+from bench.machine.device import describe_device, make_deterministic, place_data
+from bench.training.evaluate import error_of, predictions
+from bench.compression.checkpoint import export_compressed
+from bench.training.hparams import with_hparams
+from bench.run.loggers import make_loggers
+from bench.machine.memory import require_model_fits
+from bench.compression.method import load_method
+from bench.compression.model_factory import ModelFactory
+from bench.run.identity import config_hash, experiment_config
+from bench.run.record import CHECKPOINT_FILE, CompressRecord, library_versions, write_result
+from bench.storage.predictions import write_test_predictions
+from bench.storage.state_files import file_sha256
+from bench.launch.sweeps import sweep_dir, sweep_group
+from bench.training.trainer import Trainer, TrainingDiverged
 from datasets.centering import center_inputs
 
 log = logging.getLogger("bench")
@@ -41,14 +44,20 @@ def model_options(cfg: DictConfig) -> dict:
             if key not in ("_target_", "name") and not str(value).startswith("${train.")}
 
 
-def summary(cfg: DictConfig) -> dict:
-    """What names the run in its record, known before it starts (so failed runs show up too)."""
-    ratio = parse_ratio(cfg.ratio)
-    resolve_device(cfg.device)  # a bad device ends the run before anything is claimed or loaded
+def start(cfg: DictConfig) -> dict:
+    """The run's record before it starts (so failed runs show up too): the cell it belongs to; with
+    `tuned=true`, the cell's study's best hyperparameters are set as `cfg.hparams` first."""
+    source = {"hparams_source": use_tuned_hparams(cfg)} if cfg.tuned else {}
+    return {**summary(cfg, RunSettings.from_config(cfg)), **source}
+
+
+def summary(cfg: DictConfig, settings: RunSettings) -> dict:
+    """What names the run in its record, known before it starts."""
+    ratio = settings.ratio
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
-            "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
+            "compression_factor": float(settings.compression_factor), "dataset": cfg.dataset.name,
             "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "model_options": model_options(cfg),
-            "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "budget_unit": parse_budget_unit(cfg.budget.unit),
+            "seed": settings.seed, "epochs_budget": cfg.train.epochs, "budget_unit": settings.budget_unit,
             "evaluate_test": bool(cfg.evaluate_test), "device_requested": cfg.device,
             "hparams": OmegaConf.to_container(cfg.hparams, resolve=True)}
 
@@ -72,9 +81,9 @@ def wandb_job_type(cfg: DictConfig) -> str:
     return "final" if cfg.tuned else "run"
 
 
-def wandb_run_name(cfg: DictConfig, dataset_name: str, identity: str) -> str:
+def wandb_run_name(cfg: DictConfig, settings: RunSettings, dataset_name: str, identity: str) -> str:
     """Trials of a study share method, data, model, ratio and seed: their hash tells them apart."""
-    name = f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
+    name = f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{settings.ratio}-s{settings.seed}"
     return f"{name}-trial-{identity[:8]}" if wandb_job_type(cfg) == "trial" else name
 
 
@@ -82,51 +91,51 @@ def wandb_tags(cfg: DictConfig, dataset_name: str) -> list[str]:
     return [wandb_job_type(cfg), cfg.method.name, dataset_name, cfg.model.name]
 
 
-def wandb_config(cfg: DictConfig) -> dict:
+def wandb_config(cfg: DictConfig, settings: RunSettings) -> dict:
     """The experiment's config with the ratio as a number (wandb takes a string for a category)."""
-    ratio = parse_ratio(cfg.ratio)
-    return {**experiment_config(cfg), "ratio": float(ratio), "ratio_label": str(ratio),
-            "compression_factor": float(1 / ratio)}
+    return {**experiment_config(cfg), "ratio": float(settings.ratio), "ratio_label": str(settings.ratio),
+            "compression_factor": float(settings.compression_factor)}
 
 
-def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
+def build_model(cfg: DictConfig, settings: RunSettings, train_cfg, method_cfg, data):
     """(factory, method, budget, model): the method's compressed model for the budget, on the host."""
     factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
     # the dense model is built on the host, then the compressed one moves to the device
-    require_model_fits(factory.params_ref(), cfg.model.name, [torch.device("cpu"), resolve_device(cfg.device)])
-    method = call_target(method_cfg)
-    budget = plan_budget(cfg.budget.unit, parse_ratio(cfg.ratio), method, method_cfg, factory, cfg.seed)
-    model = method.build(factory, budget.build_params, cfg.seed)
+    require_model_fits(factory.params_ref(), cfg.model.name, [torch.device("cpu"), settings.device])
+    method = load_method(method_cfg)
+    budget = Budget.plan(settings.budget_unit, settings.ratio, method, method_cfg, factory, settings.seed)
+    model = method.build(factory, budget.build_params, settings.seed)
     budget.require_within(method, model)
     return factory, method, budget, model
 
 
-def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
-    device = resolve_device(cfg.device)
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord:
+    settings = RunSettings.from_config(cfg)
+    device = settings.device
     determinism = make_deterministic(device)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(settings.seed)
     train_cfg, method_cfg = with_hparams(cfg)
     group = cfg.logger.get("group") or sweep_group()
     identity = config_hash(cfg)
     # wandb starts while the data loads and the model is built
-    loggers = make_loggers(cfg, output_dir, wandb_config(cfg), wandb_run_name(cfg, cfg.dataset.name, identity),
+    loggers = make_loggers(cfg, output_dir, wandb_config(cfg, settings), wandb_run_name(cfg, settings, cfg.dataset.name, identity),
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
         data = load_dataset(cfg.dataset)
         if train_cfg.center_inputs:
             data = center_inputs(data)
-        factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, data)
+        factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, data)
         model.to(device)
         data = place_data(data, device)
     except BaseException:
         loggers.abandon()
         raise
     # the data set actually used (a fallback has its own name)
-    loggers.ready(wandb_run_name(cfg, data.name, identity), wandb_tags(cfg, data.name))
-    trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
+    loggers.ready(wandb_run_name(cfg, settings, data.name, identity), wandb_tags(cfg, data.name))
+    trainer = Trainer.from_config(train_cfg, settings.seed, on_epoch=loggers.log_epoch)
     started = time.perf_counter()
-    record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
+    record: CompressRecord = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
               "cpu": cpu, "data_on_device": data.train_x.device == device}
     try:
@@ -139,10 +148,13 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     else:
         train_seconds = time.perf_counter() - started
         # the only look at the test set; tuning trials never take it
-        test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
+        predicted = predictions(model, data.test_x) if cfg.evaluate_test else None
+        test_error = error_of(predicted, data.test_y) if cfg.evaluate_test else None
         test_seconds = time.perf_counter() - started - train_seconds
         bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, method_cfg, factory,
-                                          budget.build_params, cfg.seed, model)
+                                          budget.build_params, settings.seed, model)
+        if cfg.evaluate_test:  # kept for the report's paired tests between methods (reports/verdicts.py)
+            record["test_predictions_sha256"] = write_test_predictions(output_dir, predicted, data.test_y)
         record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
                       bytes_on_disk=bytes_on_disk, checkpoint_sha256=file_sha256(output_dir / CHECKPOINT_FILE),
                       val_error=fit.best_val_error,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
-from bench.record import RESULT_FILE
-from bench.resume import FINAL_STATUSES, checkpoint_problem, run_dir_of
-from bench.state_files import UnreadableStateFile, read_json_object
+from bench.run.record import RESULT_FILE
+from bench.run.resume import FINAL_STATUSES, checkpoint_problem, run_dir_of
+from bench.storage.state_files import UnreadableStateFile, read_json_object
 from bench.tuning.study import best_hparams
 
 

@@ -9,8 +9,8 @@ tuning seed: the winner of a study is never scored on the runs that chose it.
 from __future__ import annotations
 
 from bench.errors import UserError
-from bench.record import NOT_PART_OF_EXPERIMENT
-from bench.settings import POSITIVE_INT, SEED_MAX
+from bench.run.identity import NOT_PART_OF_EXPERIMENT
+from bench.run.setting_checks import POSITIVE_INT, SEED_MAX
 
 RATIO_OF_DENSE = "1"
 DENSE = "dense"

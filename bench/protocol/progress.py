@@ -12,7 +12,7 @@ import logging
 
 from tqdm import tqdm
 
-from bench.progress import on_terminal
+from bench.launch.progress import on_terminal
 
 log = logging.getLogger("bench")
 

@@ -26,12 +26,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.components import CONF_DIR
 from bench.errors import UserError
-from bench.files import file_system_problem
-from bench.progress import job_status
+from bench.storage.files import file_system_problem
+from bench.launch.progress import job_status
 from bench.protocol.finals import final_run_dir, is_done
 from bench.protocol.grid import cell_label, check_protocol, final_runs, protocol_cells
 from bench.protocol.progress import ProtocolProgress
-from bench.settings import check_settings
+from bench.run.setting_checks import check_settings
 from bench.tuning.study import StudyLock, finished_trials, open_study, study_dir
 from hydra_plugins.tune_sweeper.tune_sweeper import TuneSweeper
 from reports.protocol_report import write_protocol_report

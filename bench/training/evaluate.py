@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from bench.device import model_device
+from bench.machine.device import model_device
 
 
 # Large chunks: a 50,000-image test set in 5 GEMMs per layer instead of 25 (the activations of mlp5
@@ -28,5 +28,9 @@ def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH)
 
 def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of misclassified examples, in [0, 1]."""
-    predicted = predictions(model, x)
+    return error_of(predictions(model, x), y)
+
+
+def error_of(predicted: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of `predicted` that differ from `y`, in [0, 1]."""
     return (predicted != y.to(predicted.device)).sum().item() / len(y)  # exact count ratio, not a float32 mean

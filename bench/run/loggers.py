@@ -1,4 +1,4 @@
-"""Where a run reports: a live console line per epoch, a progress bar on a terminal (bench/progress.py),
+"""Where a run reports: a live console line per epoch, a progress bar on a terminal (bench/launch/progress.py),
 and Weights & Biases (offline by default).
 
 A logger failure never costs the local result record: wandb errors are reported as warnings.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from bench.progress import EpochProgress, on_terminal
-from bench.record import CHECKPOINT_FILE
+from bench.launch.progress import EpochProgress, on_terminal
+from bench.run.record import CHECKPOINT_FILE
 
 log = logging.getLogger("bench")
 EPOCH_METRICS = ("train_loss", "val_error", "best_val_error", "lr", "seconds")  # plotted against `epoch`

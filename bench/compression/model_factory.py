@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import nn
 
-from bench.compressible import params_of
 from bench.components import call_target
 
 
@@ -57,3 +57,8 @@ def _resolved_model_node(cfg: DictConfig, train_cfg) -> dict:
         cfg.train = train_cfg
         cfg.pop("hydra", None)
     return OmegaConf.to_container(cfg.model, resolve=True)
+
+
+def params_of(model: nn.Module) -> int:
+    """Every parameter of a model, counted once (a tied tensor is one tensor)."""
+    return sum(p.numel() for p in model.parameters())

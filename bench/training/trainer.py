@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.device import model_device
-from bench.evaluate import error_rate
-from bench.sgd import MomentumSGD
+from bench.machine.device import model_device
+from bench.training.evaluate import error_rate
+from bench.training.sgd import MomentumSGD
 
 # loss_fn(logits, labels, batch_index, inputs): batch_index indexes the training set, so a hook can
 # look up per-example data (e.g. a teacher's precomputed outputs); inputs are the batch the model
@@ -90,7 +90,7 @@ class Trainer:
         Stops early after `patience` epochs without a new best; raises `TrainingDiverged` (see the
         module's docstring). The test set is never touched. The random numbers come from CPU
         generators on every device; each batch is taken where the data live and moved to the model's
-        device (a no-op for data on it, bench/device.py).
+        device (a no-op for data on it, bench/machine/device.py).
         """
         epochs = self.epochs if epochs is None else epochs
         optimizer = MomentumSGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)

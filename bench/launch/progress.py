@@ -24,7 +24,7 @@ from tqdm import tqdm
 from tqdm.contrib import DummyTqdmFile
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from bench.orphans import LAUNCHER_ENV
+from bench.launch.orphans import LAUNCHER_ENV
 
 PROGRESS_ENV = "BENCH_SWEEP_PROGRESS"  # the file a sweep's jobs append their ends to
 POLL_SECONDS = 0.5
@@ -37,7 +37,7 @@ def on_terminal() -> bool:
 
 
 class EpochProgress:
-    """A logger (bench/loggers.py): one bar per training phase, with the validation error and the best."""
+    """A logger (bench/run/loggers.py): one bar per training phase, with the validation error and the best."""
 
     def __init__(self, label: str):
         self.label, self.bar, self.phase = label, None, None
@@ -106,7 +106,7 @@ def _sweep_size(config) -> int | None:
         return None
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-    from bench.sweeps import sweep_overrides
+    from bench.launch.sweeps import sweep_overrides
 
     return len(BasicSweeper.split_arguments(sweep_overrides(config), None)[0])
 

@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from bench.settings import OPEN_NODES, known_keys, unknown_key_message
+from bench.run.setting_checks import OPEN_NODES, known_keys, unknown_key_message
 
 
 def unknown_group_choice(argv: list[str], conf_dir: Path) -> str | None:
@@ -42,7 +42,7 @@ FLAGS_WITH_A_VALUE = ("--cfg", "-c", "--package", "-p", "--info", "-i", "--exper
 
 def launch_problem(argv: list[str], conf_dir: Path) -> str | None:
     """The error line for a misspelled key (`train.epoch=5`), a key added outside the component nodes
-    (`+train.epoch=5`, see bench/settings.py) or an unusable `output_root`, else None.
+    (`+train.epoch=5`, see bench/run/setting_checks.py) or an unusable `output_root`, else None.
 
     Hydra reports an unknown key in five lines, exit 1, and creates `output_root/launches/` before the
     job starts (at the file-system root for `output_root=`): all are checked here first, on the config

@@ -15,7 +15,6 @@ import logging
 from omegaconf import OmegaConf
 
 from bench.components import call_target
-from bench.device import SPLIT_TENSORS
 
 log = logging.getLogger("bench")
 
@@ -37,5 +36,4 @@ def load_dataset(node):
 
 def private_copy(data):
     """`data` with its own tensors and notes (an augmentation function holds no state)."""
-    return dataclasses.replace(data, notes=copy.deepcopy(data.notes),
-                               **{name: getattr(data, name).clone() for name in SPLIT_TENSORS})
+    return dataclasses.replace(data.with_tensors(lambda tensor: tensor.clone()), notes=copy.deepcopy(data.notes))

@@ -1,32 +1,32 @@
-"""The result record: one JSON file per run, written atomically."""
-from __future__ import annotations
+"""A run's identity: the hash of its resolved experiment config, which names its directory.
 
-import hashlib
-import importlib.metadata
-import json
-import platform
-from pathlib import Path
+The same experiment has the same identity on every machine and in every launch, so a complete
+run is found and skipped (bench/run/resume.py).
+"""
+from __future__ import annotations
 
 from omegaconf import OmegaConf, open_dict
 
-from bench.budget import parse_ratio
-from bench.files import write_json_atomically
+from bench.run.settings import parse_ratio
+from bench.storage.digest import json_digest
 
-RESULT_FILE = "result.json"
-CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpoint_sha256`)
 # Keys that change where or how a run is reported, or whether it is redone, not what it computes.
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
 # `search_space` steer studies (bench/tuning/study.py), and `protocol` the protocol's phases
 # (experiment=paper), not what one run computes. `device` decides
 # where it computes: a GPU's numbers may differ in the last bits, so the record says which device ran.
-# `threads` and `flush_denormal` (bench/cpu.py) decide how fast the CPU computes; the thread count may
+# `threads` and `flush_denormal` (bench/machine/cpu.py) decide how fast the CPU computes; the thread count may
 # change float rounding and flushing changes only numbers below 1.2e-38, so the record says which were used.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "protocol",
                           "device", "threads", "flush_denormal")
+# A task node's hooks (bench/run/task.py) say how the harness prepares and reports a run, not what it computes.
+TASK_HOOKS = ("start", "report_section")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
-# Options whose default is what every run did before the option existed: left out of the
-# identity at that default, so adding the option does not rename those runs.
-IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}}
+# Options at the value that is what every run did before the option existed: left out of the identity
+# there, so adding the option does not rename those runs (dotted: a key inside a node). The recipe's
+# input scale (`train.center_inputs`, also in a teacher's recipe) is on by default: such runs are new.
+IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}, "train.center_inputs": False,
+                     "method.teacher_train.center_inputs": False}
 
 
 def experiment_config(cfg) -> dict:
@@ -45,30 +45,19 @@ def experiment_config(cfg) -> dict:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for key in NOT_PART_OF_EXPERIMENT:
         resolved.pop(key, None)
+    for key in TASK_HOOKS:
+        resolved.get("task", {}).pop(key, None)
     if "ratio" in resolved:
         resolved["ratio"] = str(parse_ratio(resolved["ratio"]))
     for key, default in IMPLICIT_DEFAULTS.items():
-        if resolved.get(key) == default:
-            del resolved[key]
+        *path, leaf = key.split(".")
+        node = resolved
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node and node[leaf] == default:
+            del node[leaf]
     return resolved
 
 
 def config_hash(cfg) -> str:
-    canonical = json.dumps(experiment_config(cfg), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def library_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for package in ("torch", "torchvision", "numpy", "hydra-core", "omegaconf", "wandb", "pandas"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def write_result(output_dir: Path, record: dict) -> Path:
-    path = Path(output_dir) / RESULT_FILE
-    write_json_atomically(path, record)
-    return path
+    return json_digest(experiment_config(cfg), 16, compact=True)

@@ -1,6 +1,6 @@
 """How a run uses the CPU: its share of the cores (`threads`) and flushing denormal floats
 (`flush_denormal`). Neither changes what a run computes beyond float rounding, so neither is part
-of its identity (bench/record.py); both are recorded under `cpu`.
+of its identity (bench/run/record.py); both are recorded under `cpu`.
 
 Threads: `threads=auto` gives each job the cores it may run on divided by the jobs its launcher
 runs at once (`hydra.launcher.n_jobs` of `parallel`; one job otherwise), so two jobs on two cores

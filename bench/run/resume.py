@@ -23,9 +23,9 @@ import os
 import socket
 from pathlib import Path
 
-from bench.files import write_json_atomically
-from bench.record import CHECKPOINT_FILE, RESULT_FILE, config_hash, experiment_config
-from bench.state_files import UnreadableStateFile, file_sha256, quarantine, read_json_object
+from bench.run.identity import config_hash, experiment_config
+from bench.run.record import CHECKPOINT_FILE, RESULT_FILE, write_result
+from bench.storage.state_files import UnreadableStateFile, file_sha256, quarantine, read_json_object
 
 log = logging.getLogger("bench")
 
@@ -93,7 +93,7 @@ class RunSlot:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             ended = {**self.start_record, "status": status, "error": f"{kind.__name__}: {error}", "ended": _now()}
             try:
-                write_json_atomically(self.dir / RESULT_FILE, ended)
+                write_result(self.dir, ended)
             except OSError as write_error:  # e.g. the full disk that ended the run: its own error is the one to report
                 log.warning("could not record the run as %s: %s (result.json still says running)", status, write_error)
         self.release()
@@ -133,7 +133,7 @@ def claim_run_dir(cfg, summary: dict, rerun: bool = False) -> RunSlot:
     if moved_to:
         status = previous.get("status", "unreadable") if previous else "no result"
         log.warning("run %s: previous attempt (%s) moved to %s; running it again", run_dir.name, status, moved_to)
-    write_json_atomically(run_dir / RESULT_FILE, start_record)
+    write_result(run_dir, start_record)
     return RunSlot(run_dir, start_record, lock_file=lock_file)
 
 

@@ -49,11 +49,6 @@ class Site:
         return self.weights + self.out_features * self.has_bias
 
 
-def params_of(model: nn.Module) -> int:
-    """Every parameter of a model, counted once (a tied tensor is one tensor)."""
-    return sum(p.numel() for p in model.parameters())
-
-
 def compressible_layers(model: nn.Module, keep_dense=()) -> list[Site]:
     """The Linear and Conv2d layers of `model` in module order, except those named in `keep_dense`."""
     sites = [Site(name, module) for name, module in model.named_modules() if type(module) in COMPRESSIBLE_TYPES]

@@ -14,14 +14,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bench.budget import parse_budget_unit, parse_ratio
-from bench.cpu import thread_count
+from bench.run.settings import parse_budget_unit, parse_ratio
+from bench.machine.cpu import thread_count
 from bench.errors import UserError
-from bench.hparams import with_hparams
+from bench.training.hparams import with_hparams
 
 # Nodes whose keys are options of a component (method, data set, model, ...): an added key there
 # reaches the component's constructor, which refuses one it does not take (bench/components.py).
-# `hparams` is checked against `train` and `method` by bench/hparams.py.
+# `hparams` is checked against `train` and `method` by bench/training/hparams.py.
 OPEN_NODES = ("hparams", "method", "dataset", "model", "task", "logger", "hydra")
 
 

@@ -4,7 +4,7 @@
 submitit's local mode likewise). If the launching process is killed (`kill -9`, an out-of-memory
 kill), nothing tells them: they would go on training for minutes, holding their runs' locks and
 the CPU. Each such worker watches the launching process and exits when it is gone; its record stays `running`
-and the next launch of the sweep redoes it (bench/resume.py).
+and the next launch of the sweep redoes it (bench/run/resume.py).
 
 Only a descendant of the launching process on the same host watches (read from /proc, so on Linux):
 a job that runs in the launching process itself (the basic launcher), or under Slurm, has no such

@@ -3,7 +3,6 @@ settings that make a CUDA run repeatable; where the data live; what the record s
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import platform
@@ -23,7 +22,6 @@ ALLOWED = "auto, cpu, cuda, cuda:N"
 # stay on the host and each batch is copied over (the rest of the memory is for the model and its work).
 DATA_SHARE_OF_FREE_MEMORY = 1 / 4
 CUBLAS_WORKSPACE = ":4096:8"  # what deterministic cuBLAS needs (CUDA's reproducibility notes)
-SPLIT_TENSORS = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
 
 
 def resolve_device(value) -> torch.device:
@@ -76,17 +74,17 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def place_data(data, device: torch.device):
-    """`data` (a DataSplits) with its tensors on `device` when they fit (see DATA_SHARE_OF_FREE_MEMORY),
+    """`data` (bench/training/splits.py) with its tensors on `device` when they fit (see DATA_SHARE_OF_FREE_MEMORY),
     else as it is, on the host; the trainer and evaluation copy each batch to the model's device."""
     if device.type == "cpu":
         return data
-    size = sum(getattr(data, name).nbytes for name in SPLIT_TENSORS)
+    size = sum(tensor.nbytes for tensor in data.tensors().values())
     free, _ = torch.cuda.mem_get_info(device)
     if size > DATA_SHARE_OF_FREE_MEMORY * free:
         log.info("data (%.1f MB) kept on the host: over %.0f%% of the %.1f MB free on %s; batches are copied",
                  size / 2**20, 100 * DATA_SHARE_OF_FREE_MEMORY, free / 2**20, device)
         return data
-    return dataclasses.replace(data, **{name: getattr(data, name).to(device) for name in SPLIT_TENSORS})
+    return data.with_tensors(lambda tensor: tensor.to(device))
 
 
 def _cpu_name() -> str | None:

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.orphans import child_processes
+from bench.launch.orphans import child_processes
 
 
 class Terminated(KeyboardInterrupt):

@@ -13,14 +13,14 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.components import call_target
 from bench.errors import UserError
-from bench.files import write_atomically
-from bench.memory import require_model_fits
-from bench.model_factory import ModelFactory
-from bench.record import RESULT_FILE
-from bench.shipped_targets import require_shipped_targets
-from bench.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
+from bench.storage.files import write_atomically
+from bench.machine.memory import require_model_fits
+from bench.compression.method import load_method
+from bench.compression.model_factory import ModelFactory
+from bench.run.record import RESULT_FILE
+from bench.compression.shipped_targets import require_shipped_targets
+from bench.storage.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
 
 FORMAT = "compression-bench/compressed-checkpoint/v2"
 
@@ -90,7 +90,7 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
     require_shipped_targets(checkpoint["model"]["node"], "model", f"checkpoint {path}", also_trusted=trusted_models)
     factory = ModelFactory.from_record(checkpoint["model"])
     require_model_fits(factory.params_ref(), str(checkpoint["model"]["node"].get("name")), [torch.device("cpu")])
-    method = call_target(checkpoint["method_config"])
+    method = load_method(checkpoint["method_config"])
     model = method.build(factory, checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
     return model.to(device).eval()
