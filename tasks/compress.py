@@ -124,7 +124,7 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord
     try:
         data = load_dataset(cfg.dataset)
         if train_cfg.center_inputs:
-            data = center_inputs(data)
+            data = center_inputs(data, with_test=cfg.evaluate_test)
         factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, data)
         model.to(device)
         data = place_data(data, device)
