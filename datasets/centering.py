@@ -19,6 +19,7 @@ import torch
 from datasets.splits import DataSplits
 
 MNIST_PIXEL_STD = 0.3081  # the standard deviation of MNIST's training pixels in [0, 1]
+CONSTANT_STD = 1e-6  # a channel deviating less is constant (to float32's rounding of its mean): centred, not scaled
 
 
 def center_inputs(data: DataSplits, with_test: bool = True) -> DataSplits:
@@ -28,7 +29,7 @@ def center_inputs(data: DataSplits, with_test: bool = True) -> DataSplits:
     `with_test=False` (a tuning trial, which never reads the test set) leaves the test split untouched."""
     mean = data.train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = data.train_x.std(dim=(0, 2, 3), keepdim=True)
-    scale = torch.where(std > 0, MNIST_PIXEL_STD / std, torch.ones_like(std))
+    scale = torch.where(std > CONSTANT_STD, MNIST_PIXEL_STD / std, torch.ones_like(std))
     centred = copy.copy(data)  # not dataclasses.replace: its label checks would read the test split again
     centred.train_x, centred.val_x = (data.train_x - mean) * scale, (data.val_x - mean) * scale
     if with_test:
