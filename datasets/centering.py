@@ -8,7 +8,8 @@ MNIST's, the first layer's steps along that one direction as much larger, and SG
 instead of learning (training loss stuck near ln 10 on `bg_rand`). Centring alone fixes those; `convex`
 (black and white regions, pixel deviation 0.49) then steps too far and diverges, hence the scale.
 Both numbers come from the training split alone and apply to every split; the run records them
-(`dataset_notes.input_mean`, `input_scale`): a checkpoint's model takes inputs transformed by them.
+(`dataset_notes.input_mean`, `input_scale`) and its checkpoint keeps them: a rebuilt model takes the
+data set's own inputs (bench/compression/model_factory.py TransformedInputs).
 """
 from __future__ import annotations
 
@@ -34,9 +35,13 @@ def center_inputs(data: DataSplits, with_test: bool = True) -> DataSplits:
     centred.train_x, centred.val_x = (data.train_x - mean) * scale, (data.val_x - mean) * scale
     if with_test:
         centred.test_x = (data.test_x - mean) * scale
-    centred.notes = {**data.notes, "input_mean": _numbers(mean), "input_scale": _numbers(scale)}
+    # exact (float32 as Python floats): a checkpoint's model applies them again, to the same bits
+    centred.notes = {**data.notes, "input_mean": mean.flatten().tolist(), "input_scale": scale.flatten().tolist()}
     return centred
 
 
-def _numbers(values: torch.Tensor) -> list[float]:
-    return [round(float(v), 6) for v in values.flatten()]
+def input_transform(data: DataSplits) -> dict | None:
+    """The transform `center_inputs` applied to `data`, for the model's checkpoint, or None."""
+    if "input_mean" not in data.notes:
+        return None
+    return {"mean": data.notes["input_mean"], "scale": data.notes["input_scale"]}

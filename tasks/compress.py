@@ -31,7 +31,7 @@ from bench.storage.predictions import write_test_predictions
 from bench.storage.state_files import file_sha256
 from bench.launch.sweeps import sweep_dir, sweep_group
 from bench.training.trainer import Trainer, TrainingDiverged
-from datasets.centering import center_inputs
+from datasets.centering import center_inputs, input_transform
 
 log = logging.getLogger("bench")
 
@@ -99,7 +99,7 @@ def wandb_config(cfg: DictConfig, settings: RunSettings) -> dict:
 
 def build_model(cfg: DictConfig, settings: RunSettings, train_cfg, method_cfg, data):
     """(factory, method, budget, model): the method's compressed model for the budget, on the host."""
-    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
+    factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes, input_transform(data))
     # the dense model is built on the host, then the compressed one moves to the device
     require_model_fits(factory.params_ref(), cfg.model.name, [torch.device("cpu"), settings.device])
     method = load_method(method_cfg)

@@ -1,7 +1,8 @@
 """The recipe's input scale (datasets/centering.py): statistics of the training split alone, applied to all."""
 import torch
 
-from datasets.centering import MNIST_PIXEL_STD, center_inputs
+from bench.compression.model_factory import TransformedInputs
+from datasets.centering import MNIST_PIXEL_STD, center_inputs, input_transform
 from datasets.splits import DataSplits
 
 
@@ -24,10 +25,20 @@ def test_every_split_takes_the_training_splits_mean_and_scale():
     scale = torch.tensor(centred.notes["input_scale"]).view(1, 3, 1, 1)
     assert torch.allclose(centred.val_x, (data.val_x - mean) * scale, atol=1e-6)  # not the split's own statistics
     assert torch.allclose(centred.test_x, (data.test_x - mean) * scale, atol=1e-6)
-    assert centred.notes["input_mean"] == [round(float(m), 6) for m in mean.flatten()]
+    assert centred.notes["input_mean"] == mean.flatten().tolist()  # exact: a checkpoint applies them again
     assert data.train_x.min() >= 0.4  # the loader's tensors are left alone
 
 
 def test_a_run_without_the_test_set_leaves_it_untouched():
     data = splits(0.0)
     assert center_inputs(data, with_test=False).test_x is data.test_x
+
+
+def test_a_model_behind_the_recorded_transform_sees_the_very_inputs_it_trained_on():
+    data = splits(0.4)
+    centred = center_inputs(data)
+    assert input_transform(data) is None  # nothing applied, nothing to keep
+    seen = []
+    behind = TransformedInputs(lambda x: seen.append(x), input_transform(centred))
+    behind(data.test_x)
+    assert torch.equal(seen[0], centred.test_x)  # the same bits, not merely close

@@ -8,7 +8,6 @@ from bench.errors import UserError
 from bench.training.evaluate import error_rate, predictions
 from bench.compression.checkpoint import export_compressed, load_compressed
 from conftest import result_records, run_main
-from datasets.centering import center_inputs
 from test_methods import config, run_in, train
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
@@ -56,7 +55,7 @@ def test_a_run_on_the_device_records_it_and_its_checkpoint_loads_on_the_cpu(tmp_
         assert record["determinism"]["cudnn_deterministic"] and not record["determinism"]["cudnn_benchmark"]
     else:
         assert record["device"]["threads"] == torch.get_num_threads()
-    data = center_inputs(call_target(cfg.dataset))  # the recipe's input scale, as the run had it
+    data = call_target(cfg.dataset)  # its own inputs: the checkpoint keeps the recipe's input scale
     assert error_rate(load_compressed(tmp_path / "run" / "model.pt", device), data.test_x, data.test_y) == \
         record["test_error"]
     on_cpu = error_rate(load_compressed(tmp_path / "run" / "model.pt"), data.test_x, data.test_y)

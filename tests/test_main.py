@@ -33,10 +33,11 @@ def test_a_run_writes_an_honest_result_record_and_a_reloadable_checkpoint(tmp_pa
     # the checkpoint on disk is the one measured, and reloads to the recorded test error
     run_dir = next(tmp_path.rglob("result.json")).parent
     assert record["bytes_on_disk"] == (run_dir / "model.pt").stat().st_size
-    # the model takes inputs on the recipe's scale (datasets/centering.py), recorded with the run
-    data = center_inputs(load_mnist5k(train_per_class=30, val_per_class=10, test_per_class=10))
+    # the run trained on the recipe's input scale (datasets/centering.py), recorded with it; the checkpoint
+    # keeps it too, so the rebuilt model takes the data set's own inputs and scores the recorded error exactly
+    data = load_mnist5k(train_per_class=30, val_per_class=10, test_per_class=10)
     assert {k: record["dataset_notes"][k] for k in ("input_mean", "input_scale")} == \
-        {k: data.notes[k] for k in ("input_mean", "input_scale")}
+        {k: center_inputs(data).notes[k] for k in ("input_mean", "input_scale")}
     assert error_rate(load_compressed(run_dir / "model.pt"), data.test_x, data.test_y) == record["test_error"]
     assert "test error" in done.stdout + done.stderr  # the final summary line
     assert record["versions"]["torch"] and not list(run_dir.glob(".result.json.*"))  # atomic write

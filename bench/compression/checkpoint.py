@@ -17,7 +17,7 @@ from bench.errors import UserError
 from bench.storage.files import write_atomically
 from bench.machine.memory import require_model_fits
 from bench.compression.method import load_method
-from bench.compression.model_factory import ModelFactory
+from bench.compression.model_factory import ModelFactory, TransformedInputs
 from bench.run.record import RESULT_FILE
 from bench.compression.shipped_targets import require_shipped_targets
 from bench.storage.state_files import UnreadableStateFile, file_sha256, load_torch_dict, read_json_object
@@ -93,6 +93,8 @@ def load_compressed(path: Path, device: torch.device | str = "cpu", record: dict
     method = load_method(checkpoint["method_config"])
     model = method.build(factory, checkpoint["params_budget"], checkpoint["seed"])
     method.load_state(model, checkpoint["state"])
+    if factory.input_transform is not None:
+        model = TransformedInputs(model, factory.input_transform)
     return model.to(device).eval()
 
 
@@ -106,4 +108,9 @@ def _layout_problem(checkpoint: dict) -> str | None:
     if not isinstance(model.get("node"), dict) or not isinstance(model.get("input_shape"), list) \
             or not isinstance(model.get("num_classes"), int):
         return "its model record lacks node, input_shape or num_classes; the file is damaged"
+    transform = model.get("input_transform")
+    if transform is not None and not (isinstance(transform, dict) and all(
+            isinstance(transform.get(key), list) and len(transform[key]) == model["input_shape"][0]
+            and all(isinstance(v, float) for v in transform[key]) for key in ("mean", "scale"))):
+        return "its input transform is not a mean and a scale per input channel; the file is damaged"
     return None

@@ -4,7 +4,9 @@ A model node names a class and its options; the data set supplies `input_shape` 
 `num_classes` at build time. Its options may interpolate the training recipe (the MLPs take
 their dropout from `train.dropout_*`), so the node is resolved against the recipe in force: the
 run's, with its tuned hyperparameters, or a dark-knowledge teacher's own.
-A checkpoint keeps the resolved node, the input shape and the class count, which rebuild it.
+A checkpoint keeps the resolved node, the input shape and the class count, which rebuild it, and the
+input transform the model was trained behind (the recipe's input scale), so a rebuilt model takes the
+data set's own inputs.
 """
 from __future__ import annotations
 
@@ -16,20 +18,27 @@ from bench.components import call_target
 
 
 class ModelFactory:
-    def __init__(self, node: dict, input_shape, num_classes: int, root: DictConfig | None = None):
+    def __init__(self, node: dict, input_shape, num_classes: int, root: DictConfig | None = None,
+                 input_transform: dict | None = None):
         self.node, self.input_shape, self.num_classes = dict(node), tuple(input_shape), int(num_classes)
         self.root = root  # the run's config, to resolve the node against another recipe; None once rebuilt
+        self.input_transform = input_transform  # {"mean": [...], "scale": [...]} per channel, or None
 
     @classmethod
-    def from_config(cls, cfg: DictConfig, train_cfg, input_shape, num_classes: int) -> "ModelFactory":
-        return cls(_resolved_model_node(cfg, train_cfg), input_shape, num_classes, cfg)
+    def from_config(cls, cfg: DictConfig, train_cfg, input_shape, num_classes: int,
+                    input_transform: dict | None = None) -> "ModelFactory":
+        return cls(_resolved_model_node(cfg, train_cfg), input_shape, num_classes, cfg, input_transform)
 
     @classmethod
     def from_record(cls, record: dict) -> "ModelFactory":
-        return cls(record["node"], record["input_shape"], record["num_classes"])
+        return cls(record["node"], record["input_shape"], record["num_classes"],
+                   input_transform=record.get("input_transform"))
 
     def as_record(self) -> dict:
-        return {"node": self.node, "input_shape": list(self.input_shape), "num_classes": self.num_classes}
+        record = {"node": self.node, "input_shape": list(self.input_shape), "num_classes": self.num_classes}
+        if self.input_transform is not None:  # its few numbers count in a checkpoint's bytes, as they must be kept
+            record["input_transform"] = self.input_transform
+        return record
 
     def build(self, **options):
         """A freshly initialised dense model; `options` override the node's (e.g. width=0.5)."""
@@ -48,7 +57,7 @@ class ModelFactory:
         """The same model, its node resolved against another training recipe (a teacher's)."""
         if self.root is None:
             return self
-        return ModelFactory.from_config(self.root, train_cfg, self.input_shape, self.num_classes)
+        return ModelFactory.from_config(self.root, train_cfg, self.input_shape, self.num_classes, self.input_transform)
 
 
 def _resolved_model_node(cfg: DictConfig, train_cfg) -> dict:
@@ -62,3 +71,18 @@ def _resolved_model_node(cfg: DictConfig, train_cfg) -> dict:
 def params_of(model: nn.Module) -> int:
     """Every parameter of a model, counted once (a tied tensor is one tensor)."""
     return sum(p.numel() for p in model.parameters())
+
+
+class TransformedInputs(nn.Module):
+    """A trained model behind the input transform it was trained with: images x (N, C, H, W) ->
+    model((x - mean) * scale), mean and scale per channel, the same float32 operations as in training."""
+
+    def __init__(self, model: nn.Module, transform: dict):
+        super().__init__()
+        shape = (1, -1, 1, 1)
+        self.model = model
+        self.register_buffer("mean", torch.tensor(transform["mean"], dtype=torch.float32).view(shape))
+        self.register_buffer("scale", torch.tensor(transform["scale"], dtype=torch.float32).view(shape))
+
+    def forward(self, x):
+        return self.model((x - self.mean) * self.scale)
