@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from bench.record import CHECKPOINT_FILE, config_hash, experiment_config, librar
 from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
 from bench.sweeps import sweep_dir, sweep_group
-from bench.trainer import Trainer, TrainingDiverged
+from bench.trainer import FitResult, Trainer, TrainingDiverged
 
 log = logging.getLogger("bench")
 
@@ -100,7 +101,25 @@ def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
     return factory, method, budget, model
 
 
-def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
+@dataclass
+class PreparedRun:
+    """A run ready to train: its model built and on the device with the data, its loggers started."""
+
+    cfg: DictConfig
+    output_dir: Path
+    loggers: object
+    data: object
+    factory: ModelFactory
+    method: object
+    method_cfg: DictConfig
+    budget: object
+    model: torch.nn.Module
+    trainer: Trainer
+    record: dict
+
+
+def prepare_run(cfg: DictConfig, output_dir: Path, start_record: dict, data=None) -> PreparedRun:
+    """Everything before training; `data`: the data set already loaded and placed (a population's members share it)."""
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
@@ -112,35 +131,39 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     loggers = make_loggers(cfg, output_dir, wandb_config(cfg), wandb_run_name(cfg, cfg.dataset.name, identity),
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
-        data = load_dataset(cfg.dataset)
-        factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, data)
+        loaded = load_dataset(cfg.dataset) if data is None else data
+        factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, loaded)
         model.to(device)
-        data = place_data(data, device)
+        data = place_data(loaded, device) if data is None else data
     except BaseException:
         loggers.abandon()
         raise
     # the data set actually used (a fallback has its own name)
     loggers.ready(wandb_run_name(cfg, data.name, identity), wandb_tags(cfg, data.name))
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
-    started = time.perf_counter()
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
               "cpu": cpu, "data_on_device": data.train_x.device == device}
-    try:
-        fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
-    except TrainingDiverged as diverged:  # a status, never a number: no test error, no checkpoint
-        log.warning("%s; recorded as diverged", diverged)
-        record.update(status="diverged", **budget.as_record(method.stored_params(model)),
-                      divergence=diverged.as_record(), history=diverged.history,
-                      train_seconds=round(time.perf_counter() - started, 3), loggers=loggers.describe())
+    return PreparedRun(cfg, output_dir, loggers, data, factory, method, method_cfg, budget, model, trainer, record)
+
+
+def finish_run(run: PreparedRun, fit: FitResult | TrainingDiverged, train_seconds: float) -> dict:
+    """Everything after training: test once, export, the record, the loggers. `fit`: the method's fit, or
+    the divergence that ended it."""
+    cfg, output_dir, method, model, loggers, record = run.cfg, run.output_dir, run.method, run.model, run.loggers, run.record
+    if isinstance(fit, TrainingDiverged):  # a status, never a number: no test error, no checkpoint
+        log.warning("%s; recorded as diverged", fit)
+        record.update(status="diverged", **run.budget.as_record(method.stored_params(model)),
+                      divergence=fit.as_record(), history=fit.history,
+                      train_seconds=round(train_seconds, 3), loggers=loggers.describe())
     else:
-        train_seconds = time.perf_counter() - started
+        tested = time.perf_counter()
         # the only look at the test set; tuning trials never take it
-        test_error = error_rate(model, data.test_x, data.test_y) if cfg.evaluate_test else None
-        test_seconds = time.perf_counter() - started - train_seconds
-        bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, method_cfg, factory,
-                                          budget.build_params, cfg.seed, model)
-        record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
+        test_error = error_rate(model, run.data.test_x, run.data.test_y) if cfg.evaluate_test else None
+        test_seconds = time.perf_counter() - tested
+        bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, run.method_cfg, run.factory,
+                                          run.budget.build_params, cfg.seed, model)
+        record.update(status="complete", **run.budget.as_record(method.stored_params(model), bytes_on_disk),
                       bytes_on_disk=bytes_on_disk, checkpoint_sha256=file_sha256(output_dir / CHECKPOINT_FILE),
                       val_error=fit.best_val_error,
                       test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
@@ -149,3 +172,13 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
     write_result(output_dir, record)  # before the loggers finish, so a wandb failure loses nothing
     loggers.finish(record)
     return record
+
+
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
+    prepared = prepare_run(cfg, output_dir, start_record)
+    started = time.perf_counter()
+    try:
+        fit = prepared.method.fit(prepared.model, prepared.trainer, prepared.data)  # leaves the best-validation weights
+    except TrainingDiverged as diverged:
+        fit = diverged
+    return finish_run(prepared, fit, time.perf_counter() - started)
