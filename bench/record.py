@@ -16,12 +16,13 @@ RESULT_FILE = "result.json"
 CHECKPOINT_FILE = "model.pt"  # beside it; the record holds its sha256 (`checkpoint_sha256`)
 # Keys that change where or how a run is reported, or whether it is redone, not what it computes.
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
-# `search_space` steer studies (bench/tuning/study.py), not what one run computes. `device` decides
+# `search_space` steer studies (bench/tuning/study.py), not what one run computes; `population` sizes a
+# sweep's populations (hydra/launcher=population), which train each run as it would alone. `device` decides
 # where it computes: a GPU's numbers may differ in the last bits, so the record says which device ran.
 # `threads` and `flush_denormal` (bench/cpu.py) decide how fast the CPU computes; the thread count may
 # change float rounding and flushing changes only numbers below 1.2e-38, so the record says which were used.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "device",
-                          "threads", "flush_denormal")
+                          "threads", "flush_denormal", "population")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 # Options whose default is what every run did before the option existed: left out of the
 # identity at that default, so adding the option does not rename those runs.

@@ -62,7 +62,7 @@ RULES = {"seed": SEED, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOL
          "flush_denormal": BOOLEAN,
          "output_root": PATH, "data_root": PATH,
          "tune.n_trials": POSITIVE_INT, "tune.seed": SEED, "tune.parallel_trials": POSITIVE_INT,
-         "tune.startup_trials": NON_NEGATIVE_INT,
+         "tune.startup_trials": NON_NEGATIVE_INT, "population.max_size": POSITIVE_INT,
          "model.hidden": WIDTHS, "model.width": POSITIVE_NUMBER, "logger.init_timeout": POSITIVE_NUMBER}
 DIRECTORY_KEYS = ("output_root", "data_root")  # may not exist yet, but must not be a file
 
