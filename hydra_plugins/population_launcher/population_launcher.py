@@ -74,8 +74,8 @@ class PopulationLauncher(Launcher):
         for cfg, job in jobs:
             with read_write(cfg.hydra.launcher), open_dict(cfg.hydra.launcher):
                 cfg.hydra.launcher.n_jobs = processes  # threads=auto divides the cores by the populations at once
-        log.info("%d runs as %d populations (at most %d members each), %d at a time", len(job_overrides),
-                 len(groups), max_size, processes)
+        log.info("%d runs as %d populations (at most %d members each), %d at a time",
+                 sum(map(len, groups)), len(groups), max_size, processes)
         population_jobs = [[jobs[i][1] for i in group] for group in groups]
         if processes == 1:
             results = [_run_population(members) for members in population_jobs]
@@ -117,10 +117,10 @@ def _member_job(cfg: DictConfig, overrides: list[str]):
 
     HydraConfig.instance().set_config(cfg)
     task_cfg = _task_config(cfg)
+    if task_cfg.task.name != "compress":  # the whole sweep's task: refused before anything runs
+        _refuse(f"hydra/launcher=population trains benchmark runs (task=compress), not task={task_cfg.task.name}: "
+                "use hydra/launcher=parallel")
     check_settings(task_cfg, overrides, set(cfg.hydra.runtime.choices))
-    if task_cfg.task.name != "compress":
-        raise UserError(f"hydra/launcher=population trains benchmark runs (task=compress), not task="
-                        f"{task_cfg.task.name}: use hydra/launcher=parallel")
     summary = start_summary(task_cfg)  # tuned=true: the study's hparams, which may change the population
     with open_dict(cfg):
         cfg.hparams = task_cfg.hparams
