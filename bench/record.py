@@ -26,7 +26,7 @@ NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned"
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 # Options whose default is what every run did before the option existed: left out of the
 # identity at that default, so adding the option does not rename those runs.
-IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}}
+IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}, "precision": "fp32"}
 
 
 def experiment_config(cfg) -> dict:

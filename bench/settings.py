@@ -18,6 +18,7 @@ from bench.budget import parse_budget_unit, parse_ratio
 from bench.cpu import thread_count
 from bench.errors import UserError
 from bench.hparams import with_hparams
+from bench.precision import PRECISIONS
 
 # Nodes whose keys are options of a component (method, data set, model, ...): an added key there
 # reaches the component's constructor, which refuses one it does not take (bench/components.py).
@@ -59,7 +60,7 @@ TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": P
                "momentum": FRACTION, "lr_decay": DECAY, "weight_decay": NON_NEGATIVE_NUMBER,
                "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR}
 RULES = {"seed": SEED, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
-         "flush_denormal": BOOLEAN,
+         "flush_denormal": BOOLEAN, "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
          "output_root": PATH, "data_root": PATH,
          "tune.n_trials": POSITIVE_INT, "tune.seed": SEED, "tune.parallel_trials": POSITIVE_INT,
          "tune.startup_trials": NON_NEGATIVE_INT, "population.max_size": POSITIVE_INT,

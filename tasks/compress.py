@@ -24,6 +24,7 @@ from bench.hparams import with_hparams
 from bench.loggers import make_loggers
 from bench.memory import require_model_fits
 from bench.model_factory import ModelFactory
+from bench.precision import set_precision
 from bench.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
 from bench.run_budget import plan_budget
 from bench.state_files import file_sha256
@@ -122,6 +123,7 @@ def prepare_run(cfg: DictConfig, output_dir: Path, start_record: dict, data=None
     """Everything before training; `data`: the data set already loaded and placed (a population's members share it)."""
     device = resolve_device(cfg.device)
     determinism = make_deterministic(device)
+    precision = set_precision(cfg.precision)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
     torch.manual_seed(cfg.seed)
     train_cfg, method_cfg = with_hparams(cfg)
@@ -143,6 +145,7 @@ def prepare_run(cfg: DictConfig, output_dir: Path, start_record: dict, data=None
     trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
     record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
+              "precision": precision,
               "cpu": cpu, "data_on_device": data.train_x.device == device}
     return PreparedRun(cfg, output_dir, loggers, data, factory, method, method_cfg, budget, model, trainer, record)
 

@@ -32,6 +32,7 @@ from torch import nn
 from bench.device import model_device
 from bench.evaluate import EVAL_BATCH
 from bench.population.sgd import PopulationSGD
+from bench.precision import compute_context
 from bench.trainer import FitResult, Trainer, TrainingDiverged
 from layers.stacked import MemberStreams, load_member_state, member_state, select_members, stack_models
 
@@ -59,7 +60,8 @@ def member_errors(stacked: nn.Module, x: torch.Tensor, y: torch.Tensor, members:
     chunk = max(1, EVAL_BATCH // members)  # a chunk's activations: members x chunk rows
     wrong = torch.zeros(members, dtype=torch.long, device=device)
     for first in range(0, len(x), chunk):
-        predicted = stacked(x[first:first + chunk].to(device)).argmax(-1)
+        with compute_context(device):
+            predicted = stacked(x[first:first + chunk].to(device)).argmax(-1)
         wrong += (predicted != y[first:first + chunk].to(device)).sum(1)
     stacked.train(was_training)
     return [count / len(y) for count in wrong.tolist()]
@@ -118,7 +120,8 @@ class PopulationTrainer:
                 x, y = data.train_x[batch].to(device), data.train_y[batch].to(device)
                 if augment is not None:
                     x = torch.stack([augment(x[i], augment_rngs[k]) for i, k in enumerate(active)])
-                losses = loss_fn(stacked(x), y, batch.to(device), x, active)
+                with compute_context(device):
+                    losses = loss_fn(stacked(x), y, batch.to(device), x, active)
                 batch_losses.append(losses.detach())
                 optimizer.zero_grad()
                 losses.sum().backward()
