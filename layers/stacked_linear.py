@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from layers.hashed_linear import HashedLinear
 from layers.low_rank import LowRankLinear
@@ -30,23 +31,67 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
     return y if bias is None else y + bias[:, None, :]
 
 
+class _FoldedLinear(torch.autograd.Function):
+    """y = x W^T + b member by member, whose backward adds the weight's gradient straight into the layer's
+    momentum buffer (`fold_weight_gradient`) instead of returning it: no weight gradient of K x out x in
+    is made every step (measured: that allocation, not the products, made stacked steps slow on the CPU)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, layer):
+        ctx.save_for_backward(x, weight)
+        ctx.layer, ctx.has_bias = layer, bias is not None
+        return _linear(x, weight, bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        grad_x = torch.bmm(grad_out, weight) if ctx.needs_input_grad[0] else None
+        ctx.layer.fold_weight_gradient(x, grad_out)
+        return grad_x, None, grad_out.sum(1) if ctx.has_bias else None, None
+
+
 class StackedLinear(nn.Module):
-    """K nn.Linear layers: `weight` (K, out, in) and `bias` (K, out)."""
+    """K nn.Linear layers: `weight` (K, out, in) and `bias` (K, out).
+
+    In training, once the optimizer attached its per-member momentum and weight decay (`attach`), the
+    weight's gradient is folded into `momentum_buffer` by the backward (`_FoldedLinear`): the buffer then
+    holds momentum * buffer + gradient (+ weight decay * weight), what bench/sgd.py's step computes, and
+    the optimizer only subtracts lr * buffer (bench/population/sgd.py).
+    """
 
     def __init__(self, layers: list[nn.Module]):
         super().__init__()
         self.weight = stacked_parameter(layers, "weight")
         self.bias = stacked_parameter(layers, "bias")
+        self.register_buffer("momentum_buffer", None, persistent=False)
+        self.momentum = self.weight_decay = None
+
+    def attach(self, momentum: torch.Tensor, weight_decay: torch.Tensor | None) -> None:
+        """The optimizer's per-member momentum and weight decay (None: none), for folding; starts the buffer."""
+        self.momentum, self.weight_decay = momentum, weight_decay
+        if self.momentum_buffer is None:
+            self.momentum_buffer = torch.zeros_like(self.weight)
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.weight, self.bias
 
+    @torch.no_grad()
+    def fold_weight_gradient(self, x: torch.Tensor, grad_out: torch.Tensor) -> None:
+        buffer = self.momentum_buffer
+        buffer.mul_(self.momentum.view(-1, 1, 1)).baddbmm_(grad_out.transpose(1, 2), x)
+        if self.weight_decay is not None:
+            buffer.add_(self.weight_decay.view(-1, 1, 1) * self.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.momentum is not None and x.dim() == 3 and torch.is_grad_enabled():
+            # the weight itself: a masked layer's removed weights are zero and stay so (its buffer is masked)
+            return _FoldedLinear.apply(x, self.weight.detach(), self.bias, self)
         return _linear(x, *self.weight_and_bias())
 
 
 class StackedMaskedLinear(StackedLinear):
-    """K MaskedLinear layers: the weight times each member's own mask."""
+    """K MaskedLinear layers: the weight times each member's own mask (the folded gradient too)."""
 
     def __init__(self, layers: list[MaskedLinear]):
         super().__init__(layers)
@@ -54,6 +99,11 @@ class StackedMaskedLinear(StackedLinear):
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.weight * self.mask, self.bias
+
+    @torch.no_grad()
+    def fold_weight_gradient(self, x: torch.Tensor, grad_out: torch.Tensor) -> None:
+        super().fold_weight_gradient(x, grad_out)
+        self.momentum_buffer.mul_(self.mask)  # masked weights: zero gradient, zero buffer, as in a single run
 
 
 class StackedHashedLinear(nn.Module):
