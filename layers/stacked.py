@@ -133,7 +133,7 @@ def select_members(stacked: nn.Module, index: list[int]) -> None:
         for name, buffer in module._buffers.items():
             if buffer is not None:
                 module._buffers[name] = buffer[rows.to(buffer.device)]
-        if isinstance(module, StackedDropout):
+        if hasattr(module, "select"):  # what a stacked layer holds per member outside its tensors
             module.select(index)
 
 

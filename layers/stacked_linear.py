@@ -106,20 +106,77 @@ class StackedMaskedLinear(StackedLinear):
         self.momentum_buffer.mul_(self.mask)  # masked weights: zero gradient, zero buffer, as in a single run
 
 
+class _MemberIndexedLinear(torch.autograd.Function):
+    """K hashed layers' y = x W^T + b with each member's own hash index (layers/hashed_linear.py's kernels:
+    numba bucket streams on the CPU), member by member for the weights, one batched product for all.
+
+    The forward writes each member's weight and hashed biases into the layer's buffers; the backward
+    takes the input gradient from them, then overwrites the weights with their gradient and sums that
+    into each member's buckets, as the single layer's backward does (the same kernels, the same order).
+    """
+
+    @staticmethod
+    def forward(ctx, x, buckets, bias, layer):
+        weight, hashed_bias = layer.materialize(buckets.detach() * layer.scale)
+        ctx.layer, ctx.has_bias = layer, bias is not None
+        ctx.save_for_backward(x)
+        return _linear(x, weight, hashed_bias if layer.hash_bias else bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        layer = ctx.layer
+        weight = layer.weight_buffer
+        grad_x = torch.bmm(grad_out, weight) if ctx.needs_input_grad[0] else None
+        bias_grad = grad_out.sum(1) if layer.hash_bias or ctx.has_bias else None
+        weight_grad = torch.bmm(grad_out.transpose(1, 2), x, out=weight)  # the weights are used up
+        grad_buckets = grad_out.new_empty(len(layer.indexes), layer.num_buckets)
+        for k, index in enumerate(layer.indexes):
+            hashed = bias_grad[k] if layer.hash_bias else grad_out.new_empty(0)
+            index.bucket_sum(weight_grad[k].view(-1), hashed, grad_buckets[k])
+        return grad_x, grad_buckets.mul_(layer.scale), None if layer.hash_bias else bias_grad, None
+
+
 class StackedHashedLinear(nn.Module):
-    """K HashedLinear layers: `buckets` (K, buckets); each member's virtual weights (and hashed biases)
-    gather its scaled buckets at its own hash positions, times its signs (layers/hashed_linear.py)."""
+    """K HashedLinear layers: `buckets` (K, buckets), each member with its own hash index.
+
+    On the CPU the members' own indexes run the hashed layer's numba kernels member by member
+    (`_MemberIndexedLinear`); elsewhere (CUDA), each member's virtual weights (and hashed biases) are a
+    gather of its scaled buckets at its hash positions, times its signs, under autograd.
+    """
 
     def __init__(self, layers: list[HashedLinear]):
         super().__init__()
         first = layers[0]
         self.out_features, self.in_features = first.out_features, first.in_features
-        self.scale, self.hash_bias = first.scale, first.hash_bias
+        self.scale, self.hash_bias, self.num_buckets = first.scale, first.hash_bias, first.num_buckets
         self.buckets = stacked_parameter(layers, "buckets")
         self.bias = stacked_parameter(layers, "bias")
-        codes = stack_detached([layer.signed_codes() for layer in layers]).to(first.buckets.device)
-        self.register_buffer("index", (codes >> 1).long(), persistent=False)
-        self.register_buffer("sign", (1 - 2 * (codes & 1)).to(first.buckets.dtype), persistent=False)
+        device = first.buckets.device
+        self.indexes = [layer._index() for layer in layers] if device.type == "cpu" else None
+        if self.indexes is None:
+            codes = stack_detached([layer.signed_codes() for layer in layers]).to(device)
+            self.register_buffer("index", (codes >> 1).long(), persistent=False)
+            self.register_buffer("sign", (1 - 2 * (codes & 1)).to(first.buckets.dtype), persistent=False)
+        self.weight_buffer: torch.Tensor | None = None
+
+    def select(self, index: list[int]) -> None:
+        if self.indexes is not None:
+            self.indexes = [self.indexes[i] for i in index]
+        self.weight_buffer = None
+
+    def materialize(self, scaled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's weight (K, out, in) into the layer's buffer, and hashed biases (K, out) (or (K, 0)),
+        by its own index."""
+        members = scaled.shape[0]
+        shape = (members, self.out_features, self.in_features)
+        if self.weight_buffer is None or self.weight_buffer.shape != shape or self.weight_buffer.dtype != scaled.dtype:
+            self.weight_buffer = scaled.new_empty(shape)
+        bias = scaled.new_empty(members, self.out_features if self.hash_bias else 0)
+        for k, index in enumerate(self.indexes):
+            index.scatter(scaled[k], self.weight_buffer[k].view(-1), bias[k])
+        return self.weight_buffer, bias
 
     def weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         virtual = torch.gather(self.buckets * self.scale, 1, self.index) * self.sign
@@ -128,7 +185,11 @@ class StackedHashedLinear(nn.Module):
         return weight, (virtual[:, weights:] if self.hash_bias else self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(x, *self.weight_and_bias())
+        if self.indexes is None:
+            return _linear(x, *self.weight_and_bias())
+        if x.dim() == 2:  # one input for every member (evaluation)
+            x = x.expand(len(self.indexes), *x.shape)
+        return _MemberIndexedLinear.apply(x, self.buckets, self.bias, self)
 
 
 class StackedLowRankLinear(nn.Module):
