@@ -6,8 +6,9 @@ theory experiment (`experiment=etf`, ...).
     python main.py -m method=hashednets,nn ratio=1/8,1/64 seed=1,2,3
     python main.py -m experiment=curve seed=1,2,3 hydra/launcher=parallel
 
-The task is a config node naming its function (`conf/task/`); tasks/compress.py is the benchmark.
-Each run writes to its own `runs/<config hash>/`; a complete one is skipped (bench/resume.py).
+The task is a config node naming its functions (`conf/task/`, bench/run/task.py); tasks/compress.py is the
+benchmark.
+Each run writes to its own `runs/<config hash>/`; a complete one is skipped (bench/run/resume.py).
 """
 from __future__ import annotations
 
@@ -17,20 +18,20 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from bench.cli_checks import launch_problem, unknown_group_choice
-from bench.cli_help import user_groups
+from bench.launch.command_line import launch_problem, unknown_group_choice
+from bench.launch.help_text import user_groups
 from bench.components import CONF_DIR
 from bench.errors import UserError
-from bench.files import file_system_problem
-from bench.orphans import exit_with_launcher, local_launcher, mark_launching_process
-from bench.resume import claim_run_dir
-from bench.settings import check_settings
-from bench.signals import how_stopped, stop_on_sigterm
-from bench.sweeps import sweep_name
-from tasks.compress import summary, use_tuned_hparams
+from bench.storage.files import file_system_problem
+from bench.launch.orphans import exit_with_launcher, local_launcher, mark_launching_process
+from bench.run.provenance import provenance
+from bench.run.resume import claim_run_dir
+from bench.run.task import start_record, task_function
+from bench.run.setting_checks import check_settings
+from bench.launch.signals import how_stopped, stop_on_sigterm
+from bench.launch.sweeps import sweep_name
 
 log = logging.getLogger("bench")
 OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR), replace=True)  # for `--help`
@@ -39,14 +40,6 @@ OmegaConf.register_new_resolver("user_groups", lambda: user_groups(CONF_DIR), re
 def outcome(record: dict) -> dict:
     """What a job returns to its sweeper (a tuning study scores trials with it)."""
     return {key: record.get(key) for key in ("status", "val_error", "test_error", "config_hash")}
-
-
-def start_summary(cfg: DictConfig) -> dict:
-    """The run's record before it starts: for the benchmark, the cell it belongs to (and tuned hparams)."""
-    if cfg.task.name != "compress":
-        return {"task": cfg.task.name, "seed": cfg.seed}
-    source = {"hparams_source": use_tuned_hparams(cfg)} if cfg.tuned else {}
-    return {**summary(cfg), **source}
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
@@ -61,11 +54,12 @@ def main(cfg: DictConfig) -> dict | None:
             raise UserError("experiment=tune runs a tuning study, which is a multirun: add -m (python main.py -m "
                             "experiment=tune ...); without it, this would be one ordinary run that reads the test set")
         launch_dir = hydra_cfg.runtime.output_dir  # Hydra's config and log of this attempt
-        slot = claim_run_dir(cfg, {**start_summary(cfg), "launch_dir": launch_dir}, rerun=cfg.rerun)
+        origin = provenance(list(hydra_cfg.overrides.task))  # the commit and command, for the report
+        slot = claim_run_dir(cfg, {**start_record(cfg), "launch_dir": launch_dir, **origin}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
             return {**outcome(slot.previous or {}), "skipped": True}
-        task = get_object(cfg.task._target_)
+        task = task_function(cfg)
         # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
         with slot:
             return outcome(task(cfg, slot.dir, slot.start_record))
@@ -74,7 +68,7 @@ def main(cfg: DictConfig) -> dict | None:
         if sweep_name():
             raise  # in a sweep, Hydra records this job as failed and goes on with the others
         sys.exit(2)
-    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (bench/signals.py)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (bench/launch/signals.py)
         claimed = slot is not None and not slot.skipped
         recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
         signal_name, status = how_stopped(interrupt)

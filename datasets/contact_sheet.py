@@ -19,7 +19,7 @@ from hydra.errors import MissingConfigException  # noqa: E402
 
 from bench.components import CONF_DIR, call_target  # noqa: E402
 from bench.errors import UserError  # noqa: E402
-from bench.files import write_figure_atomically  # noqa: E402
+from bench.storage.files import write_figure_atomically  # noqa: E402
 
 CLASS_NAMES = {  # for two-class, clothing and object sets, where a bare number says little
     "rect": ["wide", "tall"], "convex": ["non-convex", "convex"],

@@ -8,7 +8,6 @@ the rejected files are moved aside (`.corrupt-<n>`), not overwritten.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import zipfile
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from bench.files import write_atomically, write_json_atomically
-from bench.state_files import UnreadableStateFile, quarantine, read_json_object
+from bench.storage.files import write_atomically, write_json_atomically
+from bench.storage.state_files import UnreadableStateFile, quarantine, read_json_object
+from bench.storage.digest import json_digest
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def cached_arrays(cache_dir: str | Path, name: str, recipe: dict, generate: Call
     `generate()` returns (arrays, extra manifest fields). `recipe` (JSON-able) must hold all
     that decides the arrays.
     """
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    key = json_digest(recipe, 16)
     folder = Path(cache_dir) / name / key
     arrays_path, manifest_path = folder / "arrays.npz", folder / "manifest.json"
     problem = None

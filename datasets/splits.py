@@ -1,35 +1,29 @@
 """The data a run sees, and seeded, stratified splits of it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
 from bench.errors import UserError
+from bench.training.splits import SPLITS, Splits
 
 
 @dataclass
-class DataSplits:
-    """Train / validation / test tensors: x float32 in [0, 1] of shape (N, C, H, W), y int64."""
+class DataSplits(Splits):
+    """Labelled images: x float32 in [0, 1] of shape (N, C, H, W), y int64 class labels."""
 
-    name: str  # the data set actually used (a fallback is named for what it is)
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
+    _: KW_ONLY
     num_classes: int
-    notes: dict = field(default_factory=dict)  # provenance: source, fallback reason, base digits...
     # augment(x, generator) -> x: random changes to a training batch (datasets/augment.py), or None
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     def __post_init__(self):
         """Every loader's labels are checked here: a label out of range would be trained on and
         counted as a wrong answer, never as the damaged data it is."""
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             labels = getattr(self, f"{split}_y")
             if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
                 raise UserError(f"data set {self.name} ({self._source()}): {split} labels are {labels.dtype}; "
@@ -45,13 +39,6 @@ class DataSplits:
         files = self.notes.get("files")
         return ", ".join(map(str, files)) if files else self.notes.get("source", "source unknown")
 
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """(C, H, W) of one image."""
-        return tuple(self.train_x.shape[1:])
-
-    def sizes(self) -> dict:
-        return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
 
 
 def as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,11 +7,12 @@ samples of it for users who want to train on data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from bench.errors import UserError
+from bench.training.splits import Splits
 
 
 @dataclass
@@ -45,30 +46,13 @@ def make_teacher(input_dim: int, width: int, mean_norm: float = 1.0, weight_std:
 
 
 @dataclass
-class RegressionSplits:
+class RegressionSplits(Splits):
     """Like DataSplits, for a real-valued target: x float32 (N, d), y float32 (N,)."""
-
-    name: str
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    notes: dict = field(default_factory=dict)
-
-    @property
-    def input_shape(self) -> tuple[int]:
-        """(d,): one input is a vector."""
-        return tuple(self.train_x.shape[1:])
 
     @property
     def num_classes(self) -> int:
         raise UserError(f"dataset={self.name} is a regression set (squared loss); task=compress needs a "
                         "labelled classification set (mnist, mnist5k, ...)")
-
-    def sizes(self) -> dict:
-        return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
 
 
 def load_teacher_student(input_dim: int = 50, width: int = 5000, mean_norm: float = 1.0, weight_std: float = 1.0,

@@ -2,14 +2,30 @@
 (buckets, rank, sketch rows, kept weights...)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable
 
 from torch import nn
 
-from bench.budget import split_proportionally
-from bench.compressible import Site, compressible_layers, params_of, replace_layer
+from bench.compression.model_factory import params_of
+from methods.compressible import Site, compressible_layers, replace_layer
 from bench.errors import UserError
+
+
+def split_proportionally(total: int, sizes: list[int]) -> list[int]:
+    """Integer shares of `total` proportional to `sizes`, summing exactly to `total`.
+
+    Floors first, then the remainder one by one to the largest fractional parts.
+    """
+    whole = sum(sizes)
+    exact = [Fraction(total * s, whole) for s in sizes]
+    shares = [math.floor(e) for e in exact]
+    by_fraction = sorted(range(len(sizes)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_fraction[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 @dataclass(frozen=True)
@@ -102,3 +118,19 @@ def refuse_unfactorable_convs(plan: LayerPlan) -> None:
             raise UserError(f"method={plan.method} factors only convolutions with groups=1 and zero padding, but "
                             f"{site.name!r} has groups={site.layer.groups}, padding_mode={site.layer.padding_mode!r}; "
                             f"keep it dense with +method.keep_dense=[{site.name}]")
+
+
+def connections_per_layer(budget: int, weights: list[int]) -> list[int]:
+    """Weights kept per layer out of `budget` in all (at least one per layer): one weight per layer
+    first, so that no layer is cut off; the rest in proportion to the layers' weights."""
+    rest = split_proportionally(budget - len(weights), weights)
+    return [min(1 + r, w) for r, w in zip(rest, weights)]
+
+
+def planned_connections(plan: LayerPlan) -> list[int]:
+    """Weights kept per compressed layer: the plan's budget less their biases, split by `connections_per_layer`."""
+    biases = sum(site.out_features * site.has_bias for site in plan.sites)
+    needed = biases + len(plan.sites)
+    if plan.budget < needed:
+        raise plan.too_small(needed, "every bias and one weight per compressed layer")
+    return connections_per_layer(plan.budget - biases, [site.weights for site in plan.sites])

@@ -1,22 +1,19 @@
-"""The interface every compression method implements: a transform of the dense model for a budget."""
+"""Defaults for the engine's method contract (bench/compression/method.py): a transform of the dense model
+for a budget."""
 from __future__ import annotations
-
-from typing import Callable
 
 from torch import nn
 
-from bench.budget import count_stored_tensors
-from bench.model_factory import ModelFactory
-
-# The bytes of the checkpoint that would hold an exported state (bench/export.py), under a byte budget.
-StateBytes = Callable[[dict], int]
+from bench.compression.budget import count_stored_tensors
+from bench.compression.method import StateBytes
+from bench.compression.model_factory import ModelFactory
 
 
 class Method:
     """How to build the compressed model for a budget, what it stores, and how it trains.
 
     Most methods are transforms: `compress` receives the freshly built dense model and swaps its
-    compressible layers (bench/compressible.py) for compressed ones sized to the budget
+    compressible layers (methods/compressible.py) for compressed ones sized to the budget
     (`LayerwiseMethod`). A method that needs another dense model (a narrower one, a teacher)
     overrides `build`, which gets the factory. The rest has defaults that fit methods whose stored
     numbers are exactly their state dict's floating-point parameters.
@@ -52,7 +49,7 @@ class Method:
         state = self.export_state(model)
         return count_stored_tensors({key: value for key, value in state.items() if key not in buffers})
 
-    # Byte budgets (bench/byte_budget.py): a method is sized by measuring checkpoints.
+    # Byte budgets (bench/compression/budget.py): a method is sized by measuring checkpoints.
 
     def build_for_sizing(self, factory: ModelFactory, budget: int, seed: int) -> nn.Module:
         """A model whose checkpoint has the size of `build`'s, only to be measured: a method whose

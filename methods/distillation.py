@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
-from bench.components import call_target
-from bench.device import model_device
+from bench.compression.method import load_method
+from bench.machine.device import model_device
 from bench.errors import UserError
-from bench.evaluate import logits
-from bench.model_factory import ModelFactory
-from bench.trainer import FitResult, Trainer
+from bench.training.evaluate import logits
+from bench.compression.model_factory import ModelFactory
+from bench.training.trainer import FitResult, Trainer
 from methods.base import Method, StateBytes
 from methods.teacher import cached_teacher
 
@@ -42,7 +42,7 @@ class Distillation(Method):
             raise UserError(f"dark knowledge: temperature={temperature!r} must be > 0")
         if not 0 <= float(soft_weight) <= 1:
             raise UserError(f"dark knowledge: soft_weight={soft_weight!r} must be in [0, 1]")
-        self.student = call_target(student)
+        self.student = load_method(student)
         self.teacher_train = OmegaConf.create(teacher_train)
         self.temperature, self.soft_weight = float(temperature), float(soft_weight)
         self.teacher_cache = Path(teacher_cache)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.compressible import params_of
+from bench.compression.model_factory import params_of
 from bench.errors import UserError
 from methods.base import Method
 

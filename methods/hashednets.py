@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.compressible import Site, layer_salt
+from methods.compressible import Site, layer_salt
 from bench.errors import UserError
 from layers.hashed_conv import HashedConv2d
 from layers.hashed_linear import HashedLayer, HashedLinear

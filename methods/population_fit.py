@@ -1,4 +1,4 @@
-"""How each method trains as a population (bench/population/): `fit_population` is `Method.fit` for K
+"""How each method trains as a population (bench/training/population_trainer.py): `fit_population` is `Method.fit` for K
 members of one method, each member with its own method object (its masks, kept counts, teacher)
 and model, built as its single run builds them.
 
@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.device import model_device
-from bench.evaluate import logits as model_logits
-from bench.population.trainer import PopulationTrainer, cross_entropy
-from bench.trainer import FitResult, TrainingDiverged
+from bench.machine.device import model_device
+from bench.training.evaluate import logits as model_logits
+from bench.training.population_trainer import PopulationTrainer, cross_entropy
+from bench.training.trainer import FitResult, TrainingDiverged
 from methods.distillation import Distillation
 from methods.pruning import MagnitudePruning
 
@@ -76,7 +76,7 @@ def _fit_pruned(methods: list[MagnitudePruning], models: list[nn.Module], traine
                 methods[k].prune_round(models[k], r)
         phase = "train" if r == 0 else methods[0].phase_name(r)
         epochs = None if r == 0 else methods[0].retrain_epochs
-        population = PopulationTrainer([trainer.trainers[k] for k in alive])
+        population = trainer.of(alive)
         for k, outcome in zip(alive, population.fit([models[k] for k in alive], data, epochs=epochs, phase=phase)):
             if isinstance(outcome, TrainingDiverged):
                 outcomes[k] = outcome

@@ -18,15 +18,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.byte_budget import largest_fitting
-from bench.compressible import params_of
+from bench.compression.budget import largest_fitting
+from bench.compression.model_factory import params_of
 from bench.errors import UserError
-from bench.trainer import FitResult
+from bench.training.trainer import FitResult
 from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
-from methods.allocation import plan_layers, swap_layers
-from methods.base import LayerwiseMethod, StateBytes
+from methods.allocation import connections_per_layer, plan_layers, planned_connections, swap_layers
+from bench.compression.method import StateBytes
+from methods.base import LayerwiseMethod
 from methods.kept_positions import decode, encode, largest_encoding, position_costs
-from methods.random_edge_removal import connections_per_layer, planned_connections
 
 SCOPES = ("layer", "global")
 ENCODED_PARTS = ("values", "gaps", "bits")  # methods/kept_positions.py

@@ -11,30 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.budget import split_proportionally
-from bench.compressible import Site, layer_salt
+from methods.compressible import Site, layer_salt
 from layers.hashing import hash_positions
 from layers.masked import load_state_with_kept, masked, masked_layers, state_with_kept
-from methods.allocation import LayerPlan, plan_layers, swap_layers
+from methods.allocation import plan_layers, planned_connections, swap_layers
 from methods.base import LayerwiseMethod
 
 MASK_PURPOSE = 2  # hash purpose id, distinct from HashedNets' buckets (0)
-
-
-def connections_per_layer(budget: int, weights: list[int]) -> list[int]:
-    """Weights kept per layer out of `budget` in all (at least one per layer): one weight per layer
-    first, so that no layer is cut off; the rest in proportion to the layers' weights."""
-    rest = split_proportionally(budget - len(weights), weights)
-    return [min(1 + r, w) for r, w in zip(rest, weights)]
-
-
-def planned_connections(plan: LayerPlan) -> list[int]:
-    """Weights kept per compressed layer: the plan's budget less their biases, split by `connections_per_layer`."""
-    biases = sum(site.out_features * site.has_bias for site in plan.sites)
-    needed = biases + len(plan.sites)
-    if plan.budget < needed:
-        raise plan.too_small(needed, "every bias and one weight per compressed layer")
-    return connections_per_layer(plan.budget - biases, [site.weights for site in plan.sites])
 
 
 def random_mask(numel: int, keep: int, seed: int, salt: int) -> torch.Tensor:

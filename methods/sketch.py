@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from bench.compressible import Site, layer_salt
+from methods.compressible import Site, layer_salt
 from layers.conv_geometry import ConvGeometry
 from layers.sketched import SketchedConv2d, SketchedLinear
 from methods.allocation import LayerCost, plan_layers, refuse_unfactorable_convs, sizes_within_budget, swap_layers

@@ -9,17 +9,17 @@ cannot be read, or is not this key's teacher, is moved aside (`.corrupt-<n>`) an
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from bench.export import on_host
-from bench.files import write_atomically
-from bench.model_factory import ModelFactory
-from bench.state_files import UnreadableStateFile, load_torch_dict, quarantine
+from bench.compression.checkpoint import on_host
+from bench.storage.files import write_atomically
+from bench.compression.model_factory import ModelFactory
+from bench.storage.state_files import UnreadableStateFile, load_torch_dict, quarantine
+from bench.storage.digest import json_digest
 
 log = logging.getLogger("bench")
 FORMAT = "compression-bench/teacher/v2"
@@ -43,7 +43,7 @@ def cached_teacher(factory: ModelFactory, trainer, data, cache_dir: Path,
     """The trained dense teacher for this run on `device` (loaded or trained and stored), and notes on
     it. The cache holds host tensors: a teacher trained on one device is reused on any other."""
     key = teacher_key(factory, trainer, data)
-    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    key_hash = json_digest(key, 16)
     path = Path(cache_dir) / f"teacher-{key_hash}.pt"
     with torch.random.fork_rng():  # the run's own random stream is the same whether or not it is cached
         torch.manual_seed(trainer.seed)

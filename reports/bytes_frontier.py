@@ -1,5 +1,5 @@
 """Test error against bytes on disk: every method and ratio of one setup on one chart (log x axis),
-with the lower-left (Pareto) frontier: the complete cells that no other complete cell beats on
+with the lower-left (Pareto) frontier: the ranked cells (with a number) that no other beats on
 both bytes and error."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from reports.curves import method_color, save_figure  # noqa: E402
+from reports.curves import cell_style, save_figure  # noqa: E402
 
 X, Y = "bytes_on_disk", "test_error_mean_pct"
 
@@ -31,12 +31,12 @@ def pareto_frontier(cells: pd.DataFrame) -> pd.DataFrame:
 
 def frontier_text(cells: pd.DataFrame) -> str:
     """The frontier's cells in words, fewest bytes first (the chart marks them with rings)."""
-    frontier = pareto_frontier(cells[cells["complete"]])
+    frontier = pareto_frontier(cells[cells["ranked"]])
     if not len(frontier):
-        return "Pareto frontier: no complete cell yet."
+        return "Pareto frontier: no cell with a number yet."
     points = [f"{c['method_label']} {c['ratio']} ({_readable_bytes(round(c[X], -2))}, {c[Y]:.2f}%)"
               for _, c in frontier.iterrows()]
-    return "Pareto frontier of test error against bytes on disk (complete cells, fewest bytes first): " + \
+    return "Pareto frontier of test error against bytes on disk (cells with a number, fewest bytes first): " + \
         " → ".join(points) + "."
 
 
@@ -48,20 +48,20 @@ def _readable_bytes(value: float, _position=None) -> str:
 
 
 def plot_bytes_frontier(cells: pd.DataFrame, title: str, path: Path) -> Path:
-    """`cells`: one setup's cells; incomplete ones (seeds missing) are drawn open and are not on the frontier."""
+    """`cells`: one setup's cells; those with fewer seeds than their column's others are drawn open."""
     cells = cells[cells["n_seeds"] > 0]
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
     methods = sorted(set(cells["method"]))
-    for (label, method), points in cells.groupby(["method_label", "method"], sort=True):
+    for (label, method, tuning), points in cells.groupby(["method_label", "method", "tuning"], sort=True):
         points = points.sort_values(X)
-        color = method_color(method, methods)
+        color, marker, style = cell_style(method, tuning, methods)
         ax.errorbar(points[X], points[Y], yerr=points["test_error_std_pct"].fillna(0), color=color, alpha=0.5,
-                    linewidth=1, capsize=2)
-        ax.plot([], [], "o-", color=color, label=label)  # the legend's entry at full colour
-        done, partial = points[points["complete"]], points[~points["complete"]]
-        ax.plot(done[X], done[Y], "o", color=color)
-        ax.plot(partial[X], partial[Y], "o", markersize=8, markerfacecolor="white", markeredgecolor=color)
-    frontier = pareto_frontier(cells[cells["complete"]])
+                    linewidth=1, capsize=2, linestyle=style)
+        ax.plot([], [], marker=marker, linestyle=style, color=color, label=label)  # the legend's entry at full colour
+        done, partial = points[~points["fewer_seeds"]], points[points["fewer_seeds"]]
+        ax.plot(done[X], done[Y], marker, color=color, linestyle="none")
+        ax.plot(partial[X], partial[Y], marker, markersize=8, markerfacecolor="white", markeredgecolor=color)
+    frontier = pareto_frontier(cells[cells["ranked"]])
     if len(frontier):
         ax.step(frontier[X], frontier[Y], where="post", color="black", linestyle="--", linewidth=1.2,
                 label="Pareto frontier")

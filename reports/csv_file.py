@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.files import write_atomically
+from bench.storage.files import write_atomically
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

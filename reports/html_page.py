@@ -18,6 +18,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 th { background: #f3f3f3; }
 img { max-width: 100%; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 SAFE_ADDRESS = re.compile(r"(https?://[^\s\"'<>]+|[A-Za-z0-9_][A-Za-z0-9_./-]*|#[A-Za-z0-9_-]*)")
 

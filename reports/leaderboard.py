@@ -20,18 +20,22 @@ from typing import Callable
 import pandas as pd
 
 from bench.errors import UserError
-from bench.files import write_atomically
+from bench.storage.files import write_atomically
 from reports.bytes_frontier import frontier_text, plot_bytes_frontier
 from reports.cells import SETUP, leaderboard_cells
 from reports.csv_file import write_csv
 from reports.curves import plot_curve
 from reports.interactive_charts import curve_chart, frontier_chart
 from reports.interactive_page import interactive_page
-from reports.paper import load_reference, reference_for
+from reports.paper import dataset_caveat, load_reference, reference_for
 from reports.records import compress_records, load_records
+from reports.report_origin import commands_section, origin_line
+from reports.setup_labels import setup_titles
 from reports.tables import setup_tables
 from reports.theory import report_sections as theory_sections
 from reports.tuning import tuned_section
+from reports.verdict_words import column_sentences, legend
+from reports.verdicts import VerdictOptions, add_verdicts
 
 # A section builder gets every record (all tasks) and the output folder, writes its figures under
 # that folder, and returns sections: [{"title": str, "markdown": str, "figures": [Path, ...]}].
@@ -42,32 +46,29 @@ SECTION_BUILDERS: list[SectionBuilder] = [tuned_section, theory_sections]
 TITLE = "Compression benchmark leaderboard"
 
 
-def setup_title(setup: tuple) -> str:
-    dataset, model, epochs, recipe, unit = setup
-    return f"{dataset} · {model} · {epochs} epochs · recipe {recipe} · budget in {unit}"
-
-
 def titled_cells(compress: list[dict]) -> pd.DataFrame:
     """The cells of these compression records, each with its setup's title."""
     cells = leaderboard_cells(compress)
-    cells["setup_title"] = [setup_title(tuple(row)) for row in cells[SETUP].itertuples(index=False)]
+    titles = setup_titles(cells)
+    cells["setup_title"] = [titles[tuple(row)] for row in cells[SETUP].itertuples(index=False)]
     return cells
 
 
 def write_report(records: list[dict], out_dir: Path, section_builders: list[SectionBuilder] = SECTION_BUILDERS,
-                 wandb_project: str | None = None, wandb_mode: str = "offline") -> dict:
+                 wandb_project: str | None = None, wandb_mode: str = "offline",
+                 verdict_options: VerdictOptions = VerdictOptions()) -> dict:
     """Write every file of the report; return their paths."""
     out_dir = Path(out_dir)
     compress = compress_records(records)
     parts = [f"# {TITLE}", f"{len(compress)} compression runs read (every status); a cell averages the "
-             "complete runs of one setup, method and ratio over seeds."]
+             "complete runs of one setup, method and ratio over seeds. " + origin_line(compress)]
     cells, figures, charts = pd.DataFrame(), {}, {}
     if compress:
-        cells = titled_cells(compress)
+        cells = add_verdicts(titled_cells(compress), compress, verdict_options)
         reference = load_reference()
-        sources = set()
+        sources, sections, verdicts = set(), [], []
         for setup, setup_cells in cells.groupby(SETUP, sort=True):
-            title = setup_title(setup)
+            title = setup_cells["setup_title"].iloc[0]
             paper = reference_for(reference, setup[0], setup[1])
             paper = paper[paper["method"].isin(setup_cells["method"]) & (setup[-1] == "params")]  # the paper counts params
             cells.loc[setup_cells.index, "paper_test_error_pct"] = _paper_column(setup_cells, paper)
@@ -75,19 +76,25 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
             frontier = plot_bytes_frontier(setup_cells, title, out_dir / "frontiers" / f"{_slug(title)}.png")
             charts[_relative(figures[title], out_dir)] = curve_chart(setup_cells, paper, title)
             charts[_relative(frontier, out_dir)] = frontier_chart(setup_cells, title)
-            parts += [f"## {title}", setup_tables(setup_cells, paper),
-                      f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})",
-                      f"![test error vs bytes on disk: {title}]({_relative(frontier, out_dir)})", frontier_text(setup_cells)]
+            sentences = column_sentences(setup_cells, title)
+            verdicts.append(sentences)
+            sections += [f"## {title}", dataset_caveat(setup[0], _test_sizes(compress, setup_cells)),
+                         setup_tables(setup_cells, paper, legend(verdict_options)), sentences,
+                         f"![accuracy vs compression: {title}]({_relative(figures[title], out_dir)})",
+                         f"![test error vs bytes on disk: {title}]({_relative(frontier, out_dir)})", frontier_text(setup_cells)]
             sources.update(paper["source"])
+        parts += ["## Verdicts", "\n".join(verdicts), *filter(None, sections)]
         if sources:
             parts += ["## Sources of the paper figures", "\n".join(f"- {s}" for s in sorted(sources))]
-        write_csv(out_dir / "leaderboard.csv", cells)
+        write_csv(out_dir / "leaderboard.csv", cells.drop(columns=["run_records"]))
     else:
         parts.append("No compression runs found.")
     for builder in section_builders:
         for section in builder(records, out_dir):
             parts += [f"## {section['title']}", section["markdown"]]
             parts += [f"![{section['title']}]({_relative(Path(f), out_dir)})" for f in section.get("figures", [])]
+    if compress:
+        parts += ["## Commands that produced the runs", commands_section(compress)]
     report = "\n\n".join(parts) + "\n"
     write_atomically(out_dir / "leaderboard.md", lambda tmp: tmp.write_text(report))
     write_atomically(out_dir / "index.html", lambda tmp: tmp.write_text(interactive_page(TITLE, report, charts)))
@@ -99,6 +106,16 @@ def write_report(records: list[dict], out_dir: Path, section_builders: list[Sect
 
         written["wandb"] = log_to_wandb(compress, titled_cells, wandb_project, wandb_mode, out_dir)
     return written
+
+
+def _test_sizes(records: list[dict], cells: pd.DataFrame) -> dict:
+    """The split sizes its runs recorded (the first that did), for the data set's caveat."""
+    for positions in cells["run_records"]:
+        for position in positions:
+            sizes = records[position].get("dataset_sizes")
+            if isinstance(sizes, dict):
+                return sizes
+    return {}
 
 
 def _paper_column(setup_cells: pd.DataFrame, paper: pd.DataFrame) -> list[float]:
@@ -123,7 +140,29 @@ def parse_args(argv):
                         help="also log each sweep's table and curves to Weights & Biases, inside the sweep's group")
     parser.add_argument("--wandb-project", default="compression-bench")
     parser.add_argument("--wandb-mode", default="offline", choices=["online", "offline"])
+    parser.add_argument("--confidence", default="0.95",
+                        help="confidence level of the intervals that decide ties (default 0.95; from 0.5 to 0.999)")
+    parser.add_argument("--resamples", default="2000", help="bootstrap resamples per comparison (default 2000)")
+    parser.add_argument("--bootstrap-seed", default="0", help="seed of the bootstrap's random draws (default 0)")
     return parser.parse_args(argv)
+
+
+def verdict_options(args) -> VerdictOptions:
+    """The verdicts' options from the command line, checked; a bad one is a UserError naming it."""
+    try:
+        confidence = float(args.confidence)
+    except ValueError:
+        confidence = None
+    if confidence is None or not 0.5 <= confidence <= 0.999:
+        raise UserError(f"--confidence {args.confidence!r} is not a confidence level; expected a number from 0.5 "
+                        "to 0.999, e.g. 0.95")
+    numbers = {}
+    for name, text, low, high in (("resamples", args.resamples, 100, 1_000_000),
+                                  ("bootstrap-seed", args.bootstrap_seed, 0, 2**63 - 1)):
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise UserError(f"--{name} {text!r} is not allowed; expected a whole number from {low:,} to {high:,}")
+        numbers[name] = int(text)
+    return VerdictOptions(confidence=confidence, resamples=numbers["resamples"], seed=numbers["bootstrap-seed"])
 
 
 def main(argv=None) -> int:
@@ -136,11 +175,12 @@ def main(argv=None) -> int:
         if (out_dir / "leaderboard.md").exists() and not args.overwrite:
             raise UserError(f"--out {str(out_dir)!r} already holds a report; pass --overwrite to replace it, "
                             "or choose another folder")
+        options = verdict_options(args)
         records = load_records(args.results_dirs)
         if not records:
             raise UserError(f"no result.json files found under {' '.join(args.results_dirs)}")
         written = write_report(records, out_dir, wandb_project=args.wandb_project if args.wandb else None,
-                               wandb_mode=args.wandb_mode)
+                               wandb_mode=args.wandb_mode, verdict_options=options)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -5,6 +5,8 @@ import math
 
 import pandas as pd
 
+from reports.verdicts import FALLBACK
+
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(map(_table_cell, header)) + " |", "|" + "---|" * len(header)]
@@ -18,21 +20,38 @@ def _table_cell(text: str) -> str:
 
 
 def error_text(cell) -> str:
-    """`1.45 ± 0.05 (n=3)`, bold where best; incomplete cells say what is missing and why."""
+    """`1.45 ± 0.05 (n=3)`, bold where tied for first, then the verdict against the column's best with
+    the interval of the difference (reports/verdicts.py); a cell with fewer seeds than its column's
+    others says so, and which of its seeds failed or are unfinished."""
+    if cell["n_diverged"]:  # never a number: a diverged seed says the method failed to train here
+        return f"diverged ({cell['n_diverged']} of {cell['n_runs']} seeds)"
     if cell["n_seeds"] == 0:
         text = "—"
     else:
         std = "" if math.isnan(cell["test_error_std_pct"]) else f" ± {cell['test_error_std_pct']:.2f}"
         text = f"{cell['test_error_mean_pct']:.2f}{std}"
-        text = f"**{text}**" if cell["best"] else text
-    if cell["n_diverged"]:  # never a number: a diverged seed says the method failed to train here
-        return f"diverged ({cell['n_diverged']} of {cell['n_expected']} seeds)"
-    if cell["complete"]:
-        return f"{text} (n={cell['n_seeds']})"
-    why = [f"failed: {cell['failed_seeds']}" if cell["failed_seeds"] else "",
+        text = f"**{text}**" if cell.get("tied_first", cell["best"]) else text
+        text = f"{text} (n={cell['n_seeds']}){verdict_text(cell)}"
+    if not cell["fewer_seeds"] and not cell["failed_seeds"] and not cell["unfinished_seeds"]:
+        return text
+    why = [f"lacks {cell['missing_seeds']}" if cell["missing_seeds"] else "",
+           f"failed: {cell['failed_seeds']}" if cell["failed_seeds"] else "",
            f"unfinished: {cell['unfinished_seeds']}" if cell["unfinished_seeds"] else ""]
-    why = "; ".join(w for w in why if w) or "no run"
-    return f"{text} ⚠ incomplete (n={cell['n_seeds']} of {cell['n_expected']}; missing seeds {cell['missing_seeds']}: {why})"
+    why = "; ".join(w for w in why if w)
+    if cell["fewer_seeds"]:
+        return f"{text} ⚠ fewer seeds than its column's others ({cell['n_seeds']} of {cell['n_expected']}; {why})"
+    return f"{text} ({why})"
+
+
+def verdict_text(cell) -> str:
+    """` tied: +0.23 [-0.31, +0.80]`: the verdict and the interval of the difference to the best, in points."""
+    verdict = cell.get("verdict", "")
+    if verdict in ("", "best"):
+        return f" {verdict}" if verdict else ""
+    mark = "†" if cell["test"] == FALLBACK else ""
+    if verdict == "untested":
+        return f" untested{mark}"
+    return f" {verdict}{mark}: {cell['diff_pct']:+.2f} [{cell['diff_low_pct']:+.2f}, {cell['diff_high_pct']:+.2f}]"
 
 
 def storage_text(cell) -> str:
@@ -43,27 +62,32 @@ def storage_text(cell) -> str:
     return f"{int(cell['params_stored']):,} of {int(cell['params_budget']):,} params; {cell['bytes_on_disk'] / 1e3:,.1f} kB"
 
 
-def setup_tables(cells: pd.DataFrame, paper: pd.DataFrame) -> str:
-    """Two tables (test error; stored parameters and bytes on disk), methods as rows, ratios as columns."""
+def setup_tables(cells: pd.DataFrame, paper: pd.DataFrame, verdict_legend: str = "") -> str:
+    """Two tables (test error; stored parameters and bytes on disk), methods as rows, ratios as columns;
+    the paper's figures for a method in a row right under that method's rows."""
     columns = list(dict.fromkeys(cells.sort_values("compression_factor")["column"]))
-    methods = sorted(cells["method_label"].unique())
+    labels = sorted(cells["method_label"].unique())
 
-    def grid(text) -> list[list[str]]:
+    def grid(text, with_paper=False) -> list[list[str]]:
         rows = []
-        for method in methods:
-            by_column = {c["column"]: text(c) for _, c in cells[cells["method_label"] == method].iterrows()}
-            rows.append([method] + [by_column.get(column, "— (no run)") for column in columns])
+        for label in labels:
+            own = cells[cells["method_label"] == label]
+            by_column = {c["column"]: text(c) for _, c in own.iterrows()}
+            rows.append([label] + [by_column.get(column, "— (no run)") for column in columns])
+            method = own["method"].iloc[0]
+            last_of_method = label == max(cells.loc[cells["method"] == method, "method_label"])
+            if with_paper and last_of_method and method in set(paper["method"]):
+                points = paper[paper["method"] == method]
+                by_ratio = dict(zip(points["ratio"], points["test_error_pct"]))
+                rows.append([f"paper: {method}"] + [_paper_text(by_ratio, column) for column in columns])
         return rows
 
-    errors = grid(error_text)
-    for method, points in paper.groupby("method"):
-        by_ratio = dict(zip(points["ratio"], points["test_error_pct"]))
-        errors.append([f"paper: {method}"] + [_paper_text(by_ratio, column) for column in columns])
     return "\n\n".join(filter(None, [
-        "Test error (%), mean ± sample std over seeds (n seeds); **bold**: best complete cell of its column. "
-        "`(tuned)`: hyperparameters tuned on validation for that cell (`tuned=true`); no mark: the default recipe.",
+        "Test error (%), mean ± sample std over seeds (n seeds). " + (verdict_legend or
+                                                                      "**bold**: best cell of its column. ")
+        + "`(tuned)`: hyperparameters tuned on validation for that cell (`tuned=true`); no mark: the default recipe.",
         mixing_warning(cells, columns),
-        markdown_table(["method"] + columns, errors),
+        markdown_table(["method"] + columns, grid(error_text, with_paper=True)),
         "Storage: what is stored of the budget (parameters, or under a byte budget the exported checkpoint's bytes "
         "on disk, mean over seeds), and the other measure.",
         markdown_table(["method"] + columns, grid(storage_text)),

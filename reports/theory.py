@@ -15,12 +15,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench.files import write_figure_atomically  # noqa: E402
+from hydra.utils import get_object  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from bench.components import CONF_DIR  # noqa: E402
+from bench.storage.files import write_figure_atomically  # noqa: E402
 from reports.html_page import html_page  # noqa: E402
 from reports.records import load_records  # noqa: E402
-from reports.theory_etf import etf_section  # noqa: E402
-from reports.theory_recovery import recovery_section  # noqa: E402
-from reports.theory_sketch import sketch_section  # noqa: E402
 
 TITLE = "Theory experiments"
 
@@ -31,7 +32,10 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-SECTIONS = {"etf": etf_section, "sketch_manifold": sketch_section, "hashed_recovery": recovery_section}
+def task_sections() -> dict:
+    """{task name: its section builder}: each task's node (conf/task/) declares its own `report_section`."""
+    nodes = [OmegaConf.load(path) for path in sorted((CONF_DIR / "task").glob("*.yaml"))]
+    return {node.name: get_object(node.report_section) for node in nodes if node.get("report_section")}
 
 
 def report_sections(records: list[dict], out_dir: Path) -> list[dict]:
@@ -39,7 +43,7 @@ def report_sections(records: list[dict], out_dir: Path) -> list[dict]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = []
-    for task, section in SECTIONS.items():
+    for task, section in task_sections().items():
         mine = [r for r in records if r.get("task") == task and r.get("status") == "complete"]
         if mine:
             mine.sort(key=lambda r: (str(r.get("config_hash")), r.get("seed", 0)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.hparams import flat
+from bench.training.hparams import flat
 from reports.records import compress_records
 from reports.tables import markdown_table
 

@@ -1,6 +1,7 @@
 """`task=compress`: one benchmark run. The flow: config -> data -> the dense model -> the method's
 compressed model for the budget -> fit, selecting the best validation epoch -> test once -> export
--> result record -> loggers. `main.py` claims the run's directory and calls `run`.
+-> result record -> loggers. `main.py` calls `start` (conf/task/compress.yaml), claims the run's directory
+and calls `run` (bench/run/task.py).
 """
 from __future__ import annotations
 
@@ -13,23 +14,25 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bench.budget import parse_budget_unit, parse_ratio
-from bench.components import call_target
-from bench.cpu import configure_cpu
-from bench.data_cache import load_dataset
-from bench.device import describe_device, make_deterministic, place_data, resolve_device
-from bench.evaluate import error_rate
-from bench.export import export_compressed
-from bench.hparams import with_hparams
-from bench.loggers import make_loggers
-from bench.memory import require_model_fits
-from bench.model_factory import ModelFactory
-from bench.precision import set_precision
-from bench.record import CHECKPOINT_FILE, config_hash, experiment_config, library_versions, write_result
-from bench.run_budget import plan_budget
-from bench.state_files import file_sha256
-from bench.sweeps import sweep_dir, sweep_group
-from bench.trainer import FitResult, Trainer, TrainingDiverged
+from bench.compression.budget import Budget
+from bench.run.settings import RunSettings
+from bench.machine.cpu import configure_cpu
+from bench.machine.data_cache import load_dataset
+from bench.machine.device import describe_device, make_deterministic, place_data
+from bench.training.evaluate import error_of, predictions
+from bench.compression.checkpoint import export_compressed
+from bench.training.hparams import with_hparams
+from bench.run.loggers import make_loggers
+from bench.machine.memory import require_model_fits
+from bench.machine.precision import set_precision
+from bench.compression.method import load_method
+from bench.compression.model_factory import ModelFactory
+from bench.run.identity import config_hash, experiment_config
+from bench.run.record import CHECKPOINT_FILE, CompressRecord, library_versions, write_result
+from bench.storage.predictions import write_test_predictions
+from bench.storage.state_files import file_sha256
+from bench.launch.sweeps import sweep_dir, sweep_group
+from bench.training.trainer import FitResult, Trainer, TrainingDiverged
 
 log = logging.getLogger("bench")
 
@@ -42,14 +45,20 @@ def model_options(cfg: DictConfig) -> dict:
             if key not in ("_target_", "name") and not str(value).startswith("${train.")}
 
 
-def summary(cfg: DictConfig) -> dict:
-    """What names the run in its record, known before it starts (so failed runs show up too)."""
-    ratio = parse_ratio(cfg.ratio)
-    resolve_device(cfg.device)  # a bad device ends the run before anything is claimed or loaded
+def start(cfg: DictConfig) -> dict:
+    """The run's record before it starts (so failed runs show up too): the cell it belongs to; with
+    `tuned=true`, the cell's study's best hyperparameters are set as `cfg.hparams` first."""
+    source = {"hparams_source": use_tuned_hparams(cfg)} if cfg.tuned else {}
+    return {**summary(cfg, RunSettings.from_config(cfg)), **source}
+
+
+def summary(cfg: DictConfig, settings: RunSettings) -> dict:
+    """What names the run in its record, known before it starts."""
+    ratio = settings.ratio
     return {"task": "compress", "method": cfg.method.name, "ratio": str(ratio), "ratio_value": float(ratio),
-            "compression_factor": float(1 / ratio), "dataset": cfg.dataset.name,
+            "compression_factor": float(settings.compression_factor), "dataset": cfg.dataset.name,
             "dataset_requested": cfg.dataset.name, "model": cfg.model.name, "model_options": model_options(cfg),
-            "seed": cfg.seed, "epochs_budget": cfg.train.epochs, "budget_unit": parse_budget_unit(cfg.budget.unit),
+            "seed": settings.seed, "epochs_budget": cfg.train.epochs, "budget_unit": settings.budget_unit,
             "evaluate_test": bool(cfg.evaluate_test), "device_requested": cfg.device,
             "hparams": OmegaConf.to_container(cfg.hparams, resolve=True)}
 
@@ -73,9 +82,9 @@ def wandb_job_type(cfg: DictConfig) -> str:
     return "final" if cfg.tuned else "run"
 
 
-def wandb_run_name(cfg: DictConfig, dataset_name: str, identity: str) -> str:
+def wandb_run_name(cfg: DictConfig, settings: RunSettings, dataset_name: str, identity: str) -> str:
     """Trials of a study share method, data, model, ratio and seed: their hash tells them apart."""
-    name = f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{parse_ratio(cfg.ratio)}-s{cfg.seed}"
+    name = f"{cfg.method.name}-{dataset_name}-{cfg.model.name}-r{settings.ratio}-s{settings.seed}"
     return f"{name}-trial-{identity[:8]}" if wandb_job_type(cfg) == "trial" else name
 
 
@@ -83,21 +92,20 @@ def wandb_tags(cfg: DictConfig, dataset_name: str) -> list[str]:
     return [wandb_job_type(cfg), cfg.method.name, dataset_name, cfg.model.name]
 
 
-def wandb_config(cfg: DictConfig) -> dict:
+def wandb_config(cfg: DictConfig, settings: RunSettings) -> dict:
     """The experiment's config with the ratio as a number (wandb takes a string for a category)."""
-    ratio = parse_ratio(cfg.ratio)
-    return {**experiment_config(cfg), "ratio": float(ratio), "ratio_label": str(ratio),
-            "compression_factor": float(1 / ratio)}
+    return {**experiment_config(cfg), "ratio": float(settings.ratio), "ratio_label": str(settings.ratio),
+            "compression_factor": float(settings.compression_factor)}
 
 
-def build_model(cfg: DictConfig, train_cfg, method_cfg, data):
+def build_model(cfg: DictConfig, settings: RunSettings, train_cfg, method_cfg, data):
     """(factory, method, budget, model): the method's compressed model for the budget, on the host."""
     factory = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes)
     # the dense model is built on the host, then the compressed one moves to the device
-    require_model_fits(factory.params_ref(), cfg.model.name, [torch.device("cpu"), resolve_device(cfg.device)])
-    method = call_target(method_cfg)
-    budget = plan_budget(cfg.budget.unit, parse_ratio(cfg.ratio), method, method_cfg, factory, cfg.seed)
-    model = method.build(factory, budget.build_params, cfg.seed)
+    require_model_fits(factory.params_ref(), cfg.model.name, [torch.device("cpu"), settings.device])
+    method = load_method(method_cfg)
+    budget = Budget.plan(settings.budget_unit, settings.ratio, method, method_cfg, factory, settings.seed)
+    model = method.build(factory, budget.build_params, settings.seed)
     budget.require_within(method, model)
     return factory, method, budget, model
 
@@ -107,66 +115,72 @@ class PreparedRun:
     """A run ready to train: its model built and on the device with the data, its loggers started."""
 
     cfg: DictConfig
+    settings: RunSettings
     output_dir: Path
     loggers: object
     data: object
     factory: ModelFactory
     method: object
     method_cfg: DictConfig
-    budget: object
+    budget: Budget
     model: torch.nn.Module
     trainer: Trainer
-    record: dict
+    record: CompressRecord
 
 
 def prepare_run(cfg: DictConfig, output_dir: Path, start_record: dict, data=None) -> PreparedRun:
     """Everything before training; `data`: the data set already loaded and placed (a population's members share it)."""
-    device = resolve_device(cfg.device)
+    settings = RunSettings.from_config(cfg)
+    device = settings.device
     determinism = make_deterministic(device)
     precision = set_precision(cfg.precision)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(settings.seed)
     train_cfg, method_cfg = with_hparams(cfg)
     group = cfg.logger.get("group") or sweep_group()
     identity = config_hash(cfg)
     # wandb starts while the data loads and the model is built
-    loggers = make_loggers(cfg, output_dir, wandb_config(cfg), wandb_run_name(cfg, cfg.dataset.name, identity),
+    loggers = make_loggers(cfg, output_dir, wandb_config(cfg, settings), wandb_run_name(cfg, settings, cfg.dataset.name, identity),
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
         loaded = load_dataset(cfg.dataset) if data is None else data
-        factory, method, budget, model = build_model(cfg, train_cfg, method_cfg, loaded)
+        factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, loaded)
         model.to(device)
         data = place_data(loaded, device) if data is None else data
     except BaseException:
         loggers.abandon()
         raise
     # the data set actually used (a fallback has its own name)
-    loggers.ready(wandb_run_name(cfg, data.name, identity), wandb_tags(cfg, data.name))
-    trainer = Trainer.from_config(train_cfg, cfg.seed, on_epoch=loggers.log_epoch)
-    record = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
+    loggers.ready(wandb_run_name(cfg, settings, data.name, identity), wandb_tags(cfg, data.name))
+    trainer = Trainer.from_config(train_cfg, settings.seed, on_epoch=loggers.log_epoch)
+    record: CompressRecord = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
-              "precision": precision,
-              "cpu": cpu, "data_on_device": data.train_x.device == device}
-    return PreparedRun(cfg, output_dir, loggers, data, factory, method, method_cfg, budget, model, trainer, record)
+              "precision": precision, "cpu": cpu, "data_on_device": data.train_x.device == device}
+    return PreparedRun(cfg, settings, output_dir, loggers, data, factory, method, method_cfg, budget, model, trainer,
+                       record)
 
 
-def finish_run(run: PreparedRun, fit: FitResult | TrainingDiverged, train_seconds: float) -> dict:
+def finish_run(run: PreparedRun, fit: FitResult | TrainingDiverged, train_seconds: float) -> CompressRecord:
     """Everything after training: test once, export, the record, the loggers. `fit`: the method's fit, or
-    the divergence that ended it."""
+    the divergence that ended it (a status, never a number: no test error, no checkpoint)."""
     cfg, output_dir, method, model, loggers, record = run.cfg, run.output_dir, run.method, run.model, run.loggers, run.record
-    if isinstance(fit, TrainingDiverged):  # a status, never a number: no test error, no checkpoint
+    data, budget = run.data, run.budget
+    if isinstance(fit, TrainingDiverged):
         log.warning("%s; recorded as diverged", fit)
-        record.update(status="diverged", **run.budget.as_record(method.stored_params(model)),
+        record.update(status="diverged", **budget.as_record(method.stored_params(model)),
                       divergence=fit.as_record(), history=fit.history,
                       train_seconds=round(train_seconds, 3), loggers=loggers.describe())
     else:
         tested = time.perf_counter()
         # the only look at the test set; tuning trials never take it
-        test_error = error_rate(model, run.data.test_x, run.data.test_y) if cfg.evaluate_test else None
+        predicted = predictions(model, data.test_x) if cfg.evaluate_test else None
+        test_error = error_of(predicted, data.test_y) if cfg.evaluate_test else None
         test_seconds = time.perf_counter() - tested
         bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, run.method_cfg, run.factory,
-                                          run.budget.build_params, cfg.seed, model)
-        record.update(status="complete", **run.budget.as_record(method.stored_params(model), bytes_on_disk),
+                                          budget.build_params, run.settings.seed, model)
+        if cfg.evaluate_test:  # kept for the report's paired tests between methods (reports/verdicts.py)
+            record["test_predictions_sha256"] = write_test_predictions(output_dir, predicted, data.test_y)
+        record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
                       bytes_on_disk=bytes_on_disk, checkpoint_sha256=file_sha256(output_dir / CHECKPOINT_FILE),
                       val_error=fit.best_val_error,
                       test_error=test_error, best_epoch=fit.best_epoch, epochs_run=fit.epochs_run,
@@ -177,7 +191,7 @@ def finish_run(run: PreparedRun, fit: FitResult | TrainingDiverged, train_second
     return record
 
 
-def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> dict:
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord:
     prepared = prepare_run(cfg, output_dir, start_record)
     started = time.perf_counter()
     try:

@@ -1,5 +1,5 @@
 """A population: the runs of a sweep that share every tensor shape and the schedule, trained in one
-process as one stacked model (bench/population/, layers/stacked.py).
+process as one stacked model (bench/training/population_trainer.py, layers/stacked.py).
 
 Each member is a run as `tasks/compress.py` runs it: its own run directory claimed (a complete one
 is skipped, so a resumed population holds only the missing members), its model built by its method
@@ -22,19 +22,20 @@ from dataclasses import dataclass
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from bench.data_cache import load_dataset
-from bench.device import place_data, resolve_device
-from bench.hparams import with_hparams
-from bench.population.trainer import PopulationTrainer
-from bench.record import experiment_config
-from bench.resume import RunSlot, claim_run_dir
+import layers.stacked
+from bench.machine.data_cache import load_dataset
+from bench.machine.device import place_data, resolve_device
+from bench.run.identity import experiment_config
+from bench.run.resume import RunSlot, claim_run_dir
+from bench.training.hparams import with_hparams
+from bench.training.population_trainer import PopulationTrainer
 from methods.population_fit import fit_population
 from tasks.compress import PreparedRun, finish_run, model_options, prepare_run
 
 log = logging.getLogger("bench")
 
 # What members of one population may differ in, besides the seed: numbers the population trainer holds
-# per member (bench/population/). Everything else of the recipe and the method fixes shapes or the schedule.
+# per member (bench/training/population_trainer.py). Everything else of the recipe and the method fixes shapes or the schedule.
 MEMBER_KEYS = {"train": ("lr", "momentum", "lr_decay", "weight_decay", "dropout_input", "dropout_hidden",
                          "patience", "divergence_factor"),
                "method": ("temperature", "soft_weight", "teacher_cache")}
@@ -113,7 +114,7 @@ def _train(members: list[tuple[int, MemberJob, RunSlot]], outcomes: list) -> Non
     started = time.perf_counter()
     try:
         fits = fit_population([run.method for run in runs], [run.model for run in runs],
-                              PopulationTrainer([run.trainer for run in runs]), data)
+                              PopulationTrainer([run.trainer for run in runs], layers.stacked), data)
     except BaseException as err:  # the fit is shared: every member ends with it
         for i, _, slot, _ in prepared:
             _close(slot, err)

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from bench.components import call_target
-from bench.precision import set_precision
+from bench.machine.precision import set_precision
 
 set_precision("fp32")  # every test computes as a default run does, TensorFloat-32 off (the GPU tests' precision too)
 
@@ -65,7 +65,7 @@ def tiny_run_args():
 
 def model_factory(name: str = "mlp3", input_shape=(1, 28, 28), num_classes: int = 10, *overrides: str):
     """The dense model `model=NAME` for inputs of `input_shape`, under the default recipe."""
-    from bench.model_factory import ModelFactory
+    from bench.compression.model_factory import ModelFactory
 
     cfg = compose_config(f"model={name}", *overrides)
     return ModelFactory.from_config(cfg, cfg.train, input_shape, num_classes)

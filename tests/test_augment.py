@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from bench.trainer import Trainer
+from bench.training.trainer import Trainer
 from datasets.augment import TensorAugment
 from datasets.splits import DataSplits
 

@@ -1,7 +1,9 @@
 from fractions import Fraction
 
 import pytest
-from bench.budget import BudgetCheck, MIN_FILL, params_budget, parse_ratio, split_proportionally
+from bench.compression.budget import MIN_FILL, Budget, params_budget
+from bench.run.settings import parse_ratio
+from methods.allocation import split_proportionally
 from bench.errors import UserError
 from conftest import load_method as method, model_factory
 
@@ -37,10 +39,18 @@ def test_split_proportionally_sums_exactly():
     assert sum(shares) == 1000 and shares[0] > 900
 
 
+class StoresExactly:
+    """A method whose model stores the given number of parameters."""
+
+    def stored_params(self, model) -> int:
+        return model
+
+
 def test_budget_check_refuses_over_budget():
-    BudgetCheck(100, 10, 10).require_within("x")
-    with pytest.raises(UserError, match="over the budget of 10"):
-        BudgetCheck(100, 10, 11).require_within("x")
+    budget = Budget("params", "x", params_ref=100, params_budget=10, build_params=10)
+    budget.require_within(StoresExactly(), 10)
+    with pytest.raises(UserError, match="method=x stores 11 parameters, over the budget of 10"):
+        budget.require_within(StoresExactly(), 11)
 
 
 @pytest.mark.parametrize("spec", [MLP3, MLP5], ids=["mlp3", "mlp5"])

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.budget import MIN_FILL, params_budget
+from bench.compression.budget import Budget, MIN_FILL, params_budget
 from bench.components import call_target
 from bench.errors import UserError
-from bench.export import export_compressed, load_compressed
-from bench.run_budget import plan_budget
+from bench.compression.checkpoint import export_compressed, load_compressed
 from methods.pruning import MagnitudePruning
 from conftest import method_node, model_factory
 
@@ -96,7 +95,7 @@ def test_byte_budget_grid(name, tmp_path):
         factory = MODELS[model]
         for ratio in RATIOS:
             method = call_target(node)
-            budget = plan_budget("bytes", ratio, method, node, factory, seed=1)
+            budget = Budget.plan("bytes", ratio, method, node, factory, seed=1)
             built = method.build(factory, budget.build_params, seed=1)
             budget.require_within(method, built)
             if isinstance(method, MagnitudePruning):  # its size is decided at the last cut (here of the initial weights)

@@ -4,11 +4,10 @@ from fractions import Fraction
 import pytest
 import torch
 
-from bench.byte_budget import TOLERANCE, dense_checkpoint_bytes, largest_fitting
+from bench.compression.budget import TOLERANCE, Budget, dense_checkpoint_bytes, largest_fitting
 from bench.components import call_target
 from bench.errors import UserError
-from bench.export import checkpoint_bytes, export_compressed
-from bench.run_budget import plan_budget
+from bench.compression.checkpoint import checkpoint_bytes, export_compressed
 from conftest import method_node, model_factory
 from layers.masked import masked_layers
 
@@ -51,7 +50,7 @@ def test_search_says_when_nothing_fits_and_what_the_smallest_model_takes():
 def test_dense_checkpoint_is_the_reference_a_ratio_1_budget_holds_exactly(tmp_path):
     node = method_node("dense")
     dense = call_target(node)
-    budget = plan_budget("bytes", Fraction(1), dense, node, MLP3, seed=3)
+    budget = Budget.plan("bytes", Fraction(1), dense, node, MLP3, seed=3)
     assert budget.bytes_budget == budget.dense_bytes == dense_checkpoint_bytes(MLP3, seed=3)
     model = dense.build(MLP3, budget.build_params, seed=3)
     size = export_compressed(tmp_path / "a-long-file-name.pt", dense, node, MLP3, budget.build_params, 3, model)
@@ -70,7 +69,7 @@ def test_checkpoint_size_does_not_depend_on_the_file_name(tmp_path):
 def test_sizing_leaves_the_run_random_stream_alone():
     node = method_node("hashednets")
     torch.manual_seed(1)
-    plan_budget("bytes", Fraction(1, 8), call_target(node), node, MLP3, seed=1)
+    Budget.plan("bytes", Fraction(1, 8), call_target(node), node, MLP3, seed=1)
     after_sizing = torch.rand(3)
     torch.manual_seed(1)
     assert torch.equal(after_sizing, torch.rand(3))
@@ -91,7 +90,7 @@ def test_pruning_plan_bounds_the_checkpoint_of_its_planned_cut(ratio, scope):
     node = method_node("pruning")
     node.scope = scope
     method = call_target(node)
-    budget = plan_budget("bytes", ratio, method, node, MLP3, seed=1)
+    budget = Budget.plan("bytes", ratio, method, node, MLP3, seed=1)
     model = method.build(MLP3, budget.build_params, seed=1)
     planned = method.planned_bytes(model, budget.state_bytes)
     assert planned <= budget.bytes_budget
@@ -110,7 +109,7 @@ def test_pruning_plan_bounds_the_checkpoint_of_its_planned_cut(ratio, scope):
 def test_a_model_whose_checkpoint_cannot_fit_is_refused_in_one_line(name, ratio):
     node = method_node(name)
     with pytest.raises(UserError) as refused:
-        plan_budget("bytes", ratio, call_target(node), node, MLP3, seed=1)
+        Budget.plan("bytes", ratio, call_target(node), node, MLP3, seed=1)
     message = str(refused.value)
     assert "\n" not in message and f"method={name}: its smallest model's checkpoint takes" in message
     assert "over the byte budget of" in message and "the smallest ratio it supports here is" in message

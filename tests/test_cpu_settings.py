@@ -1,4 +1,4 @@
-"""How a run uses the CPU (bench/cpu.py): threads per launcher job, flushed denormals."""
+"""How a run uses the CPU (bench/machine/cpu.py): threads per launcher job, flushed denormals."""
 import os
 import subprocess
 import sys
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-import bench.cpu
-from bench.cpu import configure_cpu, thread_count
+import bench.machine.cpu
+from bench.machine.cpu import configure_cpu, thread_count
 from bench.errors import UserError
-from bench.trainer import Trainer
+from bench.training.trainer import Trainer
 from conftest import result_records, run_main
 from datasets.mnist5k import load_mnist5k
 from models.mlp import MLP
@@ -34,8 +34,8 @@ def fake_launcher(monkeypatch, cores: int, launcher: dict | None):
     """Pretend to run in a Hydra job under `launcher` (its config node) on `cores` cores."""
     hydra = types.SimpleNamespace(initialized=lambda: launcher is not None,
                                   get=lambda: types.SimpleNamespace(launcher=launcher))
-    monkeypatch.setattr(bench.cpu, "HydraConfig", hydra)
-    monkeypatch.setattr(bench.cpu, "usable_cores", lambda: cores)
+    monkeypatch.setattr(bench.machine.cpu, "HydraConfig", hydra)
+    monkeypatch.setattr(bench.machine.cpu, "usable_cores", lambda: cores)
 
 
 @pytest.mark.parametrize("launcher, threads", [
@@ -61,9 +61,9 @@ def test_more_threads_than_cores_are_capped_and_the_reason_kept(monkeypatch):
 
 def test_auto_threads_take_a_slurm_jobs_cpus_per_task(monkeypatch):
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
-    assert bench.cpu.usable_cores() == 1
+    assert bench.machine.cpu.usable_cores() == 1
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "")
-    assert bench.cpu.usable_cores() == len(os.sched_getaffinity(0))
+    assert bench.machine.cpu.usable_cores() == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("value", [0, -2, "many", 1.5, True])
@@ -85,7 +85,7 @@ def test_configure_sets_torch_and_numba_threads_and_flushing():
 FLUSH_IN_KERNELS = """
 import sys
 import numba, numpy as np
-from bench.cpu import configure_cpu
+from bench.machine.cpu import configure_cpu
 
 @numba.njit(parallel=sys.argv[1] == "parallel")
 def halve(values):

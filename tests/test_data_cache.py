@@ -1,15 +1,14 @@
-"""Data read once per process (bench/data_cache.py) and mnist5k kept as a checksummed .npz."""
+"""Data read once per process (bench/machine/data_cache.py) and mnist5k kept as a checksummed .npz."""
 import logging
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-import bench.data_cache
+import bench.machine.data_cache
 import datasets.mnist5k
 from bench.components import call_target
-from bench.data_cache import load_dataset
-from bench.device import SPLIT_TENSORS
+from bench.machine.data_cache import load_dataset
 
 TINY = {"_target_": "datasets.mnist5k.load_mnist5k", "name": "mnist5k_tiny", "train_per_class": 3,
         "val_per_class": 2, "test_per_class": 2}
@@ -23,8 +22,8 @@ def reads(monkeypatch):
     def counting(node):
         calls.append(node["name"])
         return call_target(node)
-    monkeypatch.setattr(bench.data_cache, "_last", {})
-    monkeypatch.setattr(bench.data_cache, "call_target", counting)
+    monkeypatch.setattr(bench.machine.data_cache, "_last", {})
+    monkeypatch.setattr(bench.machine.data_cache, "call_target", counting)
     return calls
 
 
@@ -32,8 +31,8 @@ def test_a_data_set_is_read_once_and_each_run_gets_equal_tensors_of_its_own(read
     node = OmegaConf.create(TINY)
     first, second = load_dataset(node), load_dataset(node)
     assert reads == ["mnist5k_tiny"]
-    for name in SPLIT_TENSORS:
-        a, b = getattr(first, name), getattr(second, name)
+    for name, a in first.tensors().items():
+        b = getattr(second, name)
         assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
     first.train_x.fill_(7)  # a run changing its data in place...
     first.notes["touched"] = True

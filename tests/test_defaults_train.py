@@ -11,9 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.budget import params_budget, parse_ratio
+from bench.compression.budget import params_budget
+from bench.run.settings import parse_ratio
 from bench.components import call_target
-from bench.model_factory import ModelFactory
+from bench.compression.model_factory import ModelFactory
 from test_methods import config, train
 
 METHODS = {  # name -> overrides

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from bench.components import call_target
-from bench.device import resolve_device
+from bench.machine.device import resolve_device
 from bench.errors import UserError
-from bench.evaluate import error_rate, predictions
-from bench.export import export_compressed, load_compressed
+from bench.training.evaluate import error_rate, predictions
+from bench.compression.checkpoint import export_compressed, load_compressed
 from conftest import result_records, run_main
 from test_methods import config, run_in, train
 

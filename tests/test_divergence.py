@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.files import write_json_atomically
-from bench.trainer import Trainer, TrainingDiverged
+from bench.storage.files import write_json_atomically
+from bench.training.trainer import Trainer, TrainingDiverged
 from conftest import result_records, run_main
 from datasets.mnist5k import load_mnist5k
 from reports.cells import leaderboard_cells

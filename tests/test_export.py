@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from bench.evaluate import predictions
-from bench.export import export_compressed, load_compressed
+from bench.training.evaluate import predictions
+from bench.compression.checkpoint import export_compressed, load_compressed
 from bench.components import call_target
 from conftest import method_node, model_factory
 

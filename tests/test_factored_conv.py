@@ -8,8 +8,8 @@ from torch import nn
 
 from bench.components import call_target
 from bench.errors import UserError
-from bench.export import export_compressed, load_compressed
-from bench.model_factory import ModelFactory
+from bench.compression.checkpoint import export_compressed, load_compressed
+from bench.compression.model_factory import ModelFactory
 from layers.low_rank import LowRankFactors
 from conftest import method_node
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.compressible import layer_salt
+from methods.compressible import layer_salt
 from layers.hashed_conv import HashedConv2d, NaiveHashedConv2d
 from layers.hashed_linear import HashedLinear, NaiveHashedLinear
 from layers.hashing import bucket_and_sign

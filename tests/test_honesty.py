@@ -11,12 +11,11 @@ from torch import nn
 
 import methods.distillation
 import tasks.compress
-from bench.budget import parse_ratio
-from bench.byte_budget import bytes_budget
-from bench.evaluate import error_rate
-from bench.record import config_hash
-from bench.run_budget import plan_budget
-from bench.trainer import FitResult, Trainer
+from bench.run.settings import parse_ratio
+from bench.compression.budget import Budget, bytes_budget
+from bench.training.evaluate import error_rate
+from bench.run.identity import config_hash
+from bench.training.trainer import FitResult, Trainer
 from conftest import compose_config, load_method, method_node, model_factory
 from datasets.splits import DataSplits
 from layers.count_sketch import CountSketch
@@ -36,7 +35,7 @@ def test_params_budget_is_the_floor_of_ratio_times_params_ref(ratio):
     params_ref = mlp3.params_ref()
     floor = exact.numerator * params_ref // exact.denominator
     assert round(exact * params_ref) != floor  # a ratio where rounding would give one more
-    budget = plan_budget("params", exact, load_method("hashednets"), method_node("hashednets"), mlp3, seed=1)
+    budget = Budget.plan("params", exact, load_method("hashednets"), method_node("hashednets"), mlp3, seed=1)
     assert budget.params_budget == budget.build_params == floor
 
 
@@ -205,6 +204,6 @@ def test_a_tuning_trial_never_reads_the_test_set(tmp_path, monkeypatch, name):
     monkeypatch.setattr(tasks.compress, "load_dataset", lambda node: data)
     cfg = compose_config(f"method={name}", "evaluate_test=false", "model.hidden=[50]", "ratio=1/4",
                          "train.epochs=2", "logger=none", "device=cpu", f"output_root={tmp_path}")
-    record = tasks.compress.run(cfg, tmp_path / "run", {**tasks.compress.summary(cfg), "config_hash": config_hash(cfg)})
+    record = tasks.compress.run(cfg, tmp_path / "run", {**tasks.compress.start(cfg), "config_hash": config_hash(cfg)})
     assert record["status"] == "complete" and record["test_error"] is None
     assert reads == []

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.components import call_target
-from bench.export import export_compressed, load_compressed
+from bench.compression.checkpoint import export_compressed, load_compressed
 from conftest import method_node, model_factory
 from layers.masked import masked_layers
 from methods.kept_positions import MAX_GAP, decode, encode, largest_encoding, position_costs

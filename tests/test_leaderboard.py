@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import wandb
 
-from bench.budget import parse_ratio
-from bench.resume import ATTEMPTS_DIR
+from bench.run.settings import parse_ratio
+from bench.run.resume import ATTEMPTS_DIR
 from reports import leaderboard
 from reports.bytes_frontier import pareto_frontier
 from reports.cells import leaderboard_cells
@@ -37,7 +37,7 @@ def record(method, ratio, seed, test_error=None, dataset="mnist", model="mlp3", 
     if budget_unit:  # records written before budget units existed have none: they counted params
         rec["budget_unit"] = budget_unit
     if status == "complete":
-        rec.update(test_error=test_error, val_error=test_error, params_stored=params_stored,
+        rec.update(dataset_sizes={"train": 1000, "val": 100, "test": 1000}, test_error=test_error, val_error=test_error, params_stored=params_stored,
                    params_budget=params_stored + 10, bytes_on_disk=bytes_on_disk)
         if budget_unit == "bytes":
             rec.update(bytes_budget=bytes_on_disk + 20)
@@ -87,15 +87,28 @@ def test_cells_have_known_means_stds_seeds_and_ranks():
     assert (nn["params_stored"], nn["bytes_on_disk"]) == (990, 4000)
 
 
-def test_incomplete_cell_is_shown_not_ranked():
+def test_a_cell_with_fewer_seeds_is_marked_and_still_ranked_on_the_seeds_it_has():
     cells = leaderboard_cells(compress_records(KNOWN))
-    hashed = cell(cells, "hashednets", "1/64")
-    assert not hashed["complete"] and math.isnan(hashed["rank"])
+    hashed = cell(cells, "hashednets", "1/64")  # seeds 1-2 done, 3 failed; nn has 1-3
+    assert hashed["fewer_seeds"] and not hashed["complete"] and hashed["ranked"]
     assert (hashed["n_seeds"], hashed["n_expected"], hashed["failed_seeds"], hashed["missing_seeds"]) == (2, 3, "3", "3")
     assert hashed["test_error_mean_pct"] == pytest.approx(4.0)
     assert hashed["test_error_std_pct"] == pytest.approx(math.sqrt(2))
-    nn = cell(cells, "nn", "1/64")  # worse mean than the incomplete cell, but the best complete one
-    assert nn["rank"] == 1 and nn["best"]
+    assert hashed["rank"] == 1 and hashed["best"]  # ranked on the seeds it has
+    nn = cell(cells, "nn", "1/64")
+    assert nn["rank"] == 2 and not nn["fewer_seeds"]
+
+
+def test_extra_seeds_in_one_cell_never_unrank_the_others():
+    """Seed 3 added to one cell of seeds 1-2 once marked every other cell incomplete and unranked them all."""
+    runs = [record(method, ratio, seed, error + (0.01 if ratio == "1/64" else 0))
+            for method, error in [("pruning", 0.050), ("hashednets", 0.058), ("lowrank", 0.080)]
+            for ratio in ("1/8", "1/64") for seed in (1, 2)] + [record("lowrank", "1/64", 3, 0.09)]
+    cells = leaderboard_cells(compress_records(runs))
+    assert cells["ranked"].all() and not cells["fewer_seeds"].any()
+    for ratio in ("1/8", "1/64"):
+        assert [cell(cells, m, ratio)["rank"] for m in ("pruning", "hashednets", "lowrank")] == [1, 2, 3]
+    assert cell(cells, "lowrank", "1/64")["n_seeds"] == 3 and cell(cells, "pruning", "1/64")["n_expected"] == 2
 
 
 def test_setups_are_never_mixed():
@@ -119,7 +132,7 @@ def test_budget_units_never_share_a_setup(tmp_path):
     params_part = markdown.split("· budget in params\n")[1].split("\n## ")[0]
     assert "4.9 of 4.9 kB; 1,000 params" in bytes_part and "nn" not in bytes_part
     assert "paper" not in bytes_part and "paper: hashednets" in params_part  # the paper counts parameters
-    assert "Pareto frontier of test error against bytes on disk (complete cells, fewest bytes first): " \
+    assert "Pareto frontier of test error against bytes on disk (cells with a number, fewest bytes first): " \
            "hashednets 1/8 (4.9 kB, 1.20%)." in bytes_part
 
 
@@ -154,14 +167,14 @@ def test_report_files_html_images_and_extra_sections(tmp_path):
     out = tmp_path / "report"
     written = leaderboard.write_report(KNOWN, out, section_builders=[fake_theory_section])
     markdown = written["markdown"].read_text()
-    assert "| hashednets | **1.20 ± 0.20** (n=3) |" in markdown
-    assert "4.00 ± 1.41 ⚠ incomplete (n=2 of 3; missing seeds 3: failed: 3)" in markdown
+    assert "| hashednets | **1.20 ± 0.20** (n=3) best |" in markdown
+    assert "**4.00 ± 1.41** (n=2) best ⚠ fewer seeds than its column's others (2 of 3; lacks 3; failed: 3)" in markdown
     assert "## Theory: kernels" in markdown and "theory records: ['kernel']" in markdown
     # the paper's MNIST figures sit beside mnist runs only, never beside mnist5k
     mnist_part = markdown.split("## mnist · mlp3 · 10 epochs")[1].split("## ")[0]
     mnist5k_part = markdown.split("## mnist5k · mlp3")[1].split("## ")[0]
     assert "| paper: hashednets | 1.45 (paper) | 2.79 (paper) |" in mnist_part
-    assert "paper" not in mnist5k_part
+    assert "paper:" not in mnist5k_part and "mnist5k is not the paper's MNIST" in mnist5k_part
     assert "Table 1" in markdown  # the source of the figures
     page = written["html"].read_text()
     images = re.findall(r'<img[^>]*src="([^"]+)"', page)
@@ -179,9 +192,10 @@ def test_html_page_is_interactive_offline_with_a_table_of_contents(tmp_path):
     assert page.count("Plotly.newPlot(") == 3 * 2  # each setup's curve and bytes frontier
     sections = re.findall(r'<h2 id="(section-\d+)">', page)
     toc = re.findall(r'<nav class="toc">.*?</nav>', page, re.S)[0]
-    assert len(sections) == 4 and re.findall(r'href="#(section-\d+)"', toc) == sections  # 3 setups, the sources
+    # the verdicts, 3 setups, the sources, the commands
+    assert len(sections) == 6 and re.findall(r'href="#(section-\d+)"', toc) == sections
     # hovering a point shows its cell's figures (plotly's JSON writes "<" and "±" as escapes)
-    assert "test error 1.20 \\u00b1 0.20 %" in page and "3 of 3 seeds" in page
+    assert "test error 1.20 \\u00b1 0.20 %" in page and "3 seeds" in page
 
 
 def test_chart_strings_from_records_are_escaped():
@@ -224,7 +238,8 @@ def test_tuned_cells_are_labelled_mixed_columns_warned_and_hyperparameters_repor
     trial = {**record("hashednets", "1/8", 0, None), "evaluate_test": False, "config_hash": "trial-0"}
     written = leaderboard.write_report(tuned + default + [trial], tmp_path / "report", section_builders=SECTIONS)
     markdown = written["markdown"].read_text()
-    assert "| hashednets (tuned) | **1.20 ± 0.20** (n=3) |" in markdown and "| nn | 3.00 ± 1.00 (n=3) |" in markdown
+    assert "| hashednets (tuned) | **1.20 ± 0.20** (n=3) best |" in markdown
+    assert "| nn | 3.00 ± 1.00 (n=3) worse†: +1.80 [+0.10, +3.50] |" in markdown
     assert "⚠ Columns 1/8 mix tuned and default-recipe cells" in markdown
     assert "| mnist | mlp3 | hashednets | 1/8 | hashednets-mnist-mlp3-r1_8-abc #7 | 1.10 | 20 | train.lr=0.031 |" \
         in markdown

@@ -1,8 +1,12 @@
 """End-to-end runs of main.py on a tiny slice of real digits."""
+import re
+
 import pytest
 
-from bench.evaluate import error_rate
-from bench.export import load_compressed
+from bench.training.evaluate import error_rate
+from bench.compression.checkpoint import load_compressed
+from bench.storage.predictions import PREDICTIONS_FILE, read_test_predictions
+from bench.storage.state_files import file_sha256
 from conftest import result_records, run_main
 from datasets.mnist5k import load_mnist5k
 
@@ -32,6 +36,14 @@ def test_a_run_writes_an_honest_result_record_and_a_reloadable_checkpoint(tmp_pa
     assert error_rate(load_compressed(run_dir / "model.pt"), data.test_x, data.test_y) == record["test_error"]
     assert "test error" in done.stdout + done.stderr  # the final summary line
     assert record["versions"]["torch"] and not list(run_dir.glob(".result.json.*"))  # atomic write
+    # its per-example test predictions beside it, guarded by the digest in the record, give its test error
+    predicted, label = read_test_predictions({**record, "record_path": str(run_dir / "result.json")})
+    assert len(label) == len(data.test_y) and (label == data.test_y.numpy()).all()
+    assert record["test_predictions_sha256"] == file_sha256(run_dir / PREDICTIONS_FILE)
+    # where it came from: the command that runs this job again, and the code's commit (None outside a clone)
+    assert record["command"] == (f"python main.py method=hashednets ratio=1/8 {' '.join(tiny_run_args)} "
+                                 f"output_root={tmp_path}")
+    assert record["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}(\+changes)?", record["git_commit"])
 
 
 def test_same_seed_gives_the_same_test_error_twice(tmp_path, tiny_run_args):

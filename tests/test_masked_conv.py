@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from bench.budget import MIN_FILL
+from bench.compression.budget import MIN_FILL
 from bench.components import call_target
 from bench.errors import UserError
-from bench.evaluate import logits
-from bench.export import export_compressed, load_compressed
-from bench.model_factory import ModelFactory
-from bench.trainer import Trainer
+from bench.training.evaluate import logits
+from bench.compression.checkpoint import export_compressed, load_compressed
+from bench.compression.model_factory import ModelFactory
+from bench.training.trainer import Trainer
 from conftest import method_node, model_factory
 from datasets.splits import DataSplits
 from layers.masked import MaskedConv2d, MaskedLinear, masked, masked_layers

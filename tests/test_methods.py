@@ -6,15 +6,16 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from bench.budget import params_budget, parse_ratio
+from bench.compression.budget import params_budget
+from bench.run.settings import parse_ratio
 from bench.components import call_target
-from bench.evaluate import error_rate, logits
-from bench.export import export_compressed, load_compressed
-from bench.model_factory import ModelFactory
-from bench.trainer import Trainer
+from bench.training.evaluate import error_rate, logits
+from bench.compression.checkpoint import export_compressed, load_compressed
+from bench.compression.model_factory import ModelFactory
+from bench.training.trainer import Trainer
 from conftest import model_factory
 from layers.masked import masked_layers
-from tasks.compress import run, summary
+from tasks.compress import run, start
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -141,7 +142,7 @@ def test_prune_keeps_the_largest_magnitudes(tmp_path, scope):
 
 
 def run_in(cfg, output_dir):
-    return run(cfg, output_dir, summary(cfg))
+    return run(cfg, output_dir, start(cfg))
 
 
 def test_run_records_pruning_params_and_bytes(tmp_path):

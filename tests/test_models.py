@@ -3,9 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.compressible import compressible_layers, params_of
+from bench.compression.model_factory import params_of
+from methods.compressible import compressible_layers
 from bench.errors import UserError
-from bench.model_factory import ModelFactory
+from bench.compression.model_factory import ModelFactory
 from conftest import REPO, compose_config
 
 MODELS = sorted(path.stem for path in (REPO / "conf" / "model").glob("*.yaml"))

@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from bench.components import call_target
-from bench.hparams import with_hparams
-from bench.population.trainer import PopulationTrainer
-from bench.trainer import FitResult, Trainer, TrainingDiverged
+import layers.stacked
+from bench.run.settings import RunSettings
+from bench.training.hparams import with_hparams
+from bench.training.population_trainer import PopulationTrainer
+from bench.training.trainer import FitResult, Trainer, TrainingDiverged
 from conftest import compose_config
 from methods.population_fit import fit_population
 from tasks.compress import build_model
@@ -66,7 +68,7 @@ def member(configs, method: str, seed: int, lr: float, output_root, data, *overr
     cfg.seed, cfg.train.lr = seed, lr
     torch.manual_seed(seed)
     train_cfg, method_cfg = with_hparams(cfg)
-    _, built, _, model = build_model(cfg, train_cfg, method_cfg, data)
+    _, built, _, model = build_model(cfg, RunSettings.from_config(cfg), train_cfg, method_cfg, data)
     return built, model.double(), Trainer.from_config(train_cfg, seed, on_epoch=lambda metrics: None)
 
 
@@ -90,7 +92,7 @@ def test_each_member_follows_its_single_run(method, model, tmp_path, tiny_data, 
     singles = [member(configs, method, seed, lr, tmp_path, tiny_data, *overrides) for seed, lr in MEMBERS]
     expected = [single_run(*run, tiny_data) for run in singles]
     members = [member(configs, method, seed, lr, tmp_path, tiny_data, *overrides) for seed, lr in MEMBERS]
-    population = PopulationTrainer([trainer for _, _, trainer in members])
+    population = PopulationTrainer([trainer for _, _, trainer in members], layers.stacked)
     outcomes = fit_population([m for m, _, _ in members], [model for _, model, _ in members], population, tiny_data)
     for (_, single_model, _), want, (_, model, _), got in zip(singles, expected, members, outcomes):
         assert type(got) is type(want) is FitResult
@@ -109,7 +111,7 @@ def test_a_diverged_member_is_recorded_as_its_single_run_and_the_others_go_on(tm
     specs = [(1, 0.1), (2, 500.0), (3, 0.05)]  # lr 500: diverges in its first epoch
     expected = [single_run(*member(configs, "dense", seed, lr, tmp_path, tiny_data), tiny_data) for seed, lr in specs]
     members = [member(configs, "dense", seed, lr, tmp_path, tiny_data) for seed, lr in specs]
-    outcomes = PopulationTrainer([t for _, _, t in members]).fit([m for _, m, _ in members], tiny_data)
+    outcomes = PopulationTrainer([t for _, _, t in members], layers.stacked).fit([m for _, m, _ in members], tiny_data)
     assert isinstance(expected[1], TrainingDiverged) and isinstance(outcomes[1], TrainingDiverged)
     got, want = outcomes[1].as_record(), expected[1].as_record()
     assert (got["phase"], got["epoch"], got["reason"], got["lr"]) == (want["phase"], want["epoch"], want["reason"],
@@ -128,7 +130,7 @@ def test_a_member_stops_at_its_own_patience(tmp_path, tiny_data, configs, float6
     expected = [single_run(*run, tiny_data) for run in runs]
     runs = [member(configs, "dense", seed, lr, tmp_path, tiny_data, f"train.patience={patience}", "train.epochs=4")
             for seed, lr, patience in specs]
-    outcomes = PopulationTrainer([t for _, _, t in runs]).fit([m for _, m, _ in runs], tiny_data)
+    outcomes = PopulationTrainer([t for _, _, t in runs], layers.stacked).fit([m for _, m, _ in runs], tiny_data)
     assert [o.epochs_run for o in outcomes] == [e.epochs_run for e in expected]
     assert outcomes[1].epochs_run < outcomes[0].epochs_run == 4
 
@@ -136,9 +138,27 @@ def test_a_member_stops_at_its_own_patience(tmp_path, tiny_data, configs, float6
 def test_dropout_masks_are_each_members_own_and_reproducible(tmp_path, tiny_data, configs, float64):
     def train(seeds):
         runs = [member(configs, "dense", seed, 0.1, tmp_path, tiny_data, "train.dropout_hidden=0.5") for seed in seeds]
-        outcomes = PopulationTrainer([t for _, _, t in runs]).fit([m for _, m, _ in runs], tiny_data)
+        outcomes = PopulationTrainer([t for _, _, t in runs], layers.stacked).fit([m for _, m, _ in runs], tiny_data)
         return [o.history[-1]["train_loss"] for o in outcomes]
 
     both = train([1, 2])
     assert train([1, 2]) == both  # the same seeds, the same result
     assert train([2]) == pytest.approx(both[1:], rel=LOSS_TOLERANCE)  # a member's stream is its own, whatever its partners
+
+
+@pytest.mark.parametrize("method,model", [("hashednets", ""), ("rer", "model=lenet5 +model.width=0.5")])
+def test_a_population_trains_and_repeats_itself_on_each_device(method, model, device, tmp_path, configs):
+    """On the CPU and on CUDA (`-m gpu`, at precision fp32): every member learns, and the same population
+    trained again gives the same numbers (on CUDA: data order and dropout from device generators)."""
+    data = call_target(compose_config("dataset=mnist5k_tiny").dataset)
+
+    def train():
+        runs = [member(configs, method, seed, 0.1, tmp_path, data, *model.split(), "train.dropout_hidden=0.25")
+                for seed in (1, 2, 3)]
+        models = [m.float().to(device) for _, m, _ in runs]
+        return PopulationTrainer([t for _, _, t in runs], layers.stacked).fit(models, data)
+
+    first = train()
+    assert all(isinstance(o, FitResult) and o.best_val_error < 0.85 for o in first)
+    again = train()
+    assert [[h["train_loss"] for h in o.history] for o in again] == [[h["train_loss"] for h in o.history] for o in first]

@@ -72,3 +72,13 @@ def test_a_bad_population_size_is_one_error_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == \
         "error: population.max_size=0 must be a positive integer (the most runs in one population)"
+
+
+def test_a_tuning_study_trains_its_parallel_trials_as_one_population(tmp_path):
+    run_main("-m", "experiment=tune", "method=rer", "ratio=1/8", "dataset=mnist5k_tiny", "train.epochs=2", "logger=none",
+             "tune.n_trials=3", "tune.parallel_trials=3", "tune.startup_trials=3", "hydra/launcher=population",
+             output_root=tmp_path)
+    records = result_records(tmp_path)
+    assert len(records) == 3 and all(r["status"] == "complete" and r["test_error"] is None for r in records)
+    assert {r["population"]["group"] for r in records} == {records[0]["population"]["group"]}
+    assert len({r["hparams"]["train"]["lr"] for r in records}) == 3  # trials with their own hyperparameters

@@ -1,8 +1,8 @@
 """`precision` (bench/precision.py): set for the process, part of the identity except at its default, recorded."""
 import torch
 
-from bench.precision import compute_context, set_precision
-from bench.record import config_hash
+from bench.machine.precision import compute_context, set_precision
+from bench.run.identity import config_hash
 from conftest import compose_config, result_records, run_main
 
 

@@ -1,4 +1,4 @@
-"""bench/sgd.py computes what torch.optim.SGD and ExponentialLR compute, bit for bit."""
+"""bench/training/sgd.py computes what torch.optim.SGD and ExponentialLR compute, bit for bit."""
 import subprocess
 import sys
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.sgd import MomentumSGD
+from bench.training.sgd import MomentumSGD
 
 
 def small_net() -> nn.Module:
@@ -40,7 +40,7 @@ def test_steps_and_decayed_learning_rates_equal_torchs_sgd(momentum, weight_deca
 
 
 def test_neither_the_optimizer_nor_the_determinism_settings_import_torchs_compiler():
-    code = ("import sys, torch; from bench.sgd import MomentumSGD; from bench.device import make_deterministic; "
+    code = ("import sys, torch; from bench.training.sgd import MomentumSGD; from bench.machine.device import make_deterministic; "
             "opt = MomentumSGD(torch.nn.Linear(2, 2).parameters(), lr=0.1, momentum=0.9); opt.zero_grad(); "
             "settings = make_deterministic(torch.device('cpu')); assert settings['deterministic_algorithms']; "
             "print('torch._dynamo' in sys.modules, 'torch._inductor' in sys.modules)")

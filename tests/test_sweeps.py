@@ -13,10 +13,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from bench.budget import params_budget, parse_ratio
-from bench.model_factory import ModelFactory
-from bench.record import config_hash, experiment_config
-from bench.resume import ATTEMPTS_DIR, claim_run_dir, read_record
+from bench.compression.budget import params_budget
+from bench.run.settings import parse_ratio
+from bench.compression.model_factory import ModelFactory
+from bench.run.identity import config_hash, experiment_config
+from bench.run.resume import ATTEMPTS_DIR, claim_run_dir, read_record
 from reports import leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]

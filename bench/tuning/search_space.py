@@ -7,15 +7,15 @@
         rounds: {type: int, low: 1, high: 3}
         scope: {type: categorical, choices: [layer, global]}
 
-Names are flattened to `train.lr`; a trial's values become `hparams` (bench/hparams.py).
+Names are flattened to `train.lr`; a trial's values become `hparams` (bench/training/hparams.py).
 """
 from __future__ import annotations
 
 from omegaconf import OmegaConf
 
 from bench.errors import UserError
-from bench.hparams import TARGETS
-from bench.settings import is_int, is_number
+from bench.training.hparams import TARGETS
+from bench.run.setting_checks import is_int, is_number
 
 KINDS = {"float": {"low", "high", "log"}, "int": {"low", "high", "log"}, "categorical": {"choices"}}
 

@@ -3,7 +3,7 @@
 A cell is what a final run compares: method (and its options), ratio, data set, model, recipe,
 budget; the study's identity hashes it with the search space and the tuning seed, so every run
 of the same cell (any seed) finds the same study, and a changed search space starts a new one.
-Trials are ordinary runs (bench/resume.py) with `evaluate_test=false`; a trial's value is its
+Trials are ordinary runs (bench/run/resume.py) with `evaluate_test=false`; a trial's value is its
 best validation error, or WORST_VALUE when it diverged.
 
 The journal is data: a damaged one (bench/tuning/journal.py), or one whose trials lie outside the
@@ -14,8 +14,6 @@ The study keeps its own target (`tune.n_trials` of its latest launch), which fin
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -23,14 +21,15 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from bench.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from bench.errors import UserError
-from bench.hparams import flat, nested
-from bench.record import experiment_config
-from bench.resume import FINAL_STATUSES, RUNS_DIR
-from bench.state_files import UnreadableStateFile, quarantine, read_json_object
+from bench.training.hparams import flat, nested
+from bench.run.identity import experiment_config
+from bench.run.resume import FINAL_STATUSES, RUNS_DIR
+from bench.storage.state_files import UnreadableStateFile, quarantine, read_json_object
 from bench.tuning.journal import journal_problem
 from bench.tuning.search_space import distribution, outside_space, parameters
+from bench.storage.digest import json_digest
 
 log = logging.getLogger("bench")
 
@@ -55,7 +54,7 @@ def cell_identity(cfg: DictConfig) -> dict:
 
 
 def study_name(cfg: DictConfig) -> str:
-    digest = hashlib.sha256(json.dumps(cell_identity(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    digest = json_digest(cell_identity(cfg), 12)
     ratio = str(parse_ratio(cfg.ratio)).replace("/", "_")
     return f"{cfg.method.name}-{cfg.dataset.name}-{cfg.model.name}-r{ratio}-{digest}"
 

@@ -13,7 +13,7 @@ from typing import Sequence
 from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 
-from bench.cpu import processes_at_once, usable_cores
+from bench.machine.cpu import processes_at_once, usable_cores
 
 log = logging.getLogger("bench")
 

@@ -27,12 +27,14 @@ from hydra.types import HydraContext, TaskFunction
 from joblib import Parallel, delayed
 from omegaconf import DictConfig, open_dict, read_write
 
-from bench.cpu import usable_cores
 from bench.errors import UserError
-from bench.files import file_system_problem
-from bench.orphans import exit_with_launcher
-from bench.settings import POSITIVE_INT, check_settings
-from bench.signals import stop_on_sigterm
+from bench.launch.orphans import exit_with_launcher
+from bench.launch.signals import stop_on_sigterm
+from bench.machine.cpu import usable_cores
+from bench.run.provenance import provenance
+from bench.run.setting_checks import POSITIVE_INT, check_settings
+from bench.run.task import start_record
+from bench.storage.files import file_system_problem
 from hydra_plugins.parallel_launcher.parallel_launcher import worker_processes
 
 log = logging.getLogger("bench")
@@ -112,7 +114,6 @@ class PopulationLauncher(Launcher):
 
 def _member_job(cfg: DictConfig, overrides: list[str]):
     """(the MemberJob, its population key) of one job; UserError for a bad setting or another task."""
-    from main import start_summary
     from tasks.population import MemberJob, _task_config, population_key
 
     HydraConfig.instance().set_config(cfg)
@@ -121,7 +122,8 @@ def _member_job(cfg: DictConfig, overrides: list[str]):
         _refuse(f"hydra/launcher=population trains benchmark runs (task=compress), not task={task_cfg.task.name}: "
                 "use hydra/launcher=parallel")
     check_settings(task_cfg, overrides, set(cfg.hydra.runtime.choices))
-    summary = start_summary(task_cfg)  # tuned=true: the study's hparams, which may change the population
+    # tuned=true: the study's hparams, which may change the population; the commit and command, for the report
+    summary = {**start_record(task_cfg), **provenance(overrides)}
     with open_dict(cfg):
         cfg.hparams = task_cfg.hparams
     return MemberJob(cfg, summary), population_key(task_cfg)

@@ -26,9 +26,9 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from bench.errors import UserError
-from bench.files import file_system_problem, write_json_atomically
-from bench.progress import show_trials, study_progress
-from bench.settings import check_settings
+from bench.storage.files import file_system_problem, write_json_atomically
+from bench.launch.progress import show_trials, study_progress
+from bench.run.setting_checks import check_settings
 from bench.tuning.search_space import hparam_overrides, parameters, suggest
 from bench.tuning.study import (TARGET_ATTR, WORST_VALUE, StudyLock, cell_identity, finished_trials, open_study,
                                 study_dir)

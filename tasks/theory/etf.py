@@ -22,7 +22,7 @@ import torch
 
 from bench.components import options_of
 from bench.errors import UserError
-from bench.settings import POSITIVE_INT, POSITIVE_INTS, check_node
+from bench.run.setting_checks import POSITIVE_INT, POSITIVE_INTS, check_node
 from datasets.teacher_student import make_teacher
 from reports.theory_etf import etf_figure
 from tasks.theory.etf_fits import FiniteTeacherLoss, LimitTeacherLoss, fit_frame, train_student
@@ -113,7 +113,7 @@ def limit_loss(input_dim: int, student_width: int, teacher: dict) -> LimitTeache
 
 
 def check(cfg) -> None:
-    """Refuse bad `etf.*` settings (called by bench/settings.py before the run is claimed)."""
+    """Refuse bad `etf.*` settings (called by bench/run/setting_checks.py before the run is claimed)."""
     check_node("etf", cfg, {"input_dim": POSITIVE_INT, "student_width": POSITIVE_INT, "teacher_widths": POSITIVE_INTS,
                             "input_dims": POSITIVE_INTS, "student_widths": POSITIVE_INTS, "restarts": POSITIVE_INT,
                             "replicates": POSITIVE_INT, "max_iterations": POSITIVE_INT})

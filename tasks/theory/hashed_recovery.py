@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import UserError
-from bench.settings import POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, POSITIVE_NUMBERS, check_node
+from bench.run.setting_checks import POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, POSITIVE_NUMBERS, check_node
 from reports.theory_recovery import recovery_figure
 from tasks.theory.hashed_landscape import bucket_to_virtual_basis, dense_basis, empirical_hessian, fit_samples, \
     gradient_descent, hessian_at_teacher, observed_rate, virtual_weights
@@ -118,7 +118,7 @@ def size_sweep(s, seeds: list[int]) -> list[dict]:
 
 
 def check(cfg) -> None:
-    """Refuse bad `hashed_recovery.*` settings (called by bench/settings.py before the run is claimed)."""
+    """Refuse bad `hashed_recovery.*` settings (called by bench/run/setting_checks.py before the run is claimed)."""
     check_node("hashed_recovery", cfg, {
         "input_dim": POSITIVE_INT, "hidden": POSITIVE_INT, "num_buckets": POSITIVE_INT,
         "start_distances": POSITIVE_NUMBERS, "starts": POSITIVE_INT, "step_size": POSITIVE_NUMBER,

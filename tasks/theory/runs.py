@@ -9,9 +9,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from bench.files import write_figure_atomically  # noqa: E402
-from bench.loggers import WandbLogger  # noqa: E402
-from bench.record import library_versions, write_result  # noqa: E402
+from bench.storage.files import write_figure_atomically  # noqa: E402
+from bench.run.loggers import WandbLogger  # noqa: E402
+from bench.run.record import library_versions, write_result  # noqa: E402
 
 log = logging.getLogger("bench")
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from bench.errors import UserError
-from bench.settings import NON_NEGATIVE_INT, NON_NEGATIVE_NUMBER, POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, \
+from bench.run.setting_checks import NON_NEGATIVE_INT, NON_NEGATIVE_NUMBER, POSITIVE_INT, POSITIVE_INTS, POSITIVE_NUMBER, \
     check_node
 from layers.count_sketch import CountSketch
 from reports.theory_sketch import sketch_figure
@@ -96,7 +96,7 @@ def headline(m_sweep: dict, n_sweep: dict) -> dict:
 
 
 def check(cfg) -> None:
-    """Refuse bad `sketch_manifold.*` settings (called by bench/settings.py before the run is claimed)."""
+    """Refuse bad `sketch_manifold.*` settings (called by bench/run/setting_checks.py before the run is claimed)."""
     check_node("sketch_manifold", cfg, {
         "input_dim": POSITIVE_INT, "hidden": POSITIVE_INTS, "out_features": POSITIVE_INT,
         "manifold_dims": POSITIVE_INTS, "bump_width": POSITIVE_NUMBER, "anchor_seed": NON_NEGATIVE_INT,

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from bench.files import write_json_atomically
+from bench.storage.files import write_json_atomically
 from conftest import result_records, run_main
 
 FAST = ["dataset=mnist5k_tiny", "train.epochs=1", "logger=none"]

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from bench.components import call_target
 from bench.errors import UserError
-from bench.export import export_compressed, load_compressed
+from bench.compression.checkpoint import export_compressed, load_compressed
 from conftest import method_node, model_factory
 from datasets.cifar10 import FOLDER, TEST_FILE, TRAIN_FILES, load_cifar10
 from reports.leaderboard import write_report

@@ -9,7 +9,7 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 
 from bench.errors import UserError
-from bench.settings import check_settings
+from bench.run.setting_checks import check_settings
 from conftest import REPO, compose_config, result_records, run_main
 
 FAST = ["dataset=mnist5k_tiny", "train.epochs=1", "logger=none"]

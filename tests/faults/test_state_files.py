@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from bench.errors import UserError
-from bench.export import load_compressed
-from bench.resume import claim_run_dir, read_record, run_dir_of
-from bench.trainer import Trainer
+from bench.compression.checkpoint import load_compressed
+from bench.run.resume import claim_run_dir, read_record, run_dir_of
+from bench.training.trainer import Trainer
 from conftest import compose_config, model_factory, result_records, run_main
 from datasets.generated_cache import cached_arrays
 from datasets.mnist5k import load_mnist5k

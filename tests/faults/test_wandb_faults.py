@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.loggers import WANDB_GIVEN_UP
+from bench.run.loggers import WANDB_GIVEN_UP
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["method=nn", "dataset=mnist5k_tiny", "train.epochs=2", "model.hidden=[32]"]

@@ -21,7 +21,7 @@ import numba
 import torch
 from torch import nn
 
-from bench.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from layers.hashed_conv import HashedConv2d
 
 # name, in and out channels, kernel, padding, input height and width, bias, first layer of its network

@@ -17,7 +17,7 @@ import argparse
 import torch
 from torch import nn
 
-from bench.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from layers.hashed_conv import HashedConv2d
 from layers.hashed_linear import HashedLinear
 from tools.perf.hashed_conv import LAYERS as CONV_LAYERS

@@ -29,7 +29,7 @@ import numba
 import torch
 from torch import nn
 
-from bench.budget import parse_ratio
+from bench.run.settings import parse_ratio
 from layers.hashed_linear import HashedLinear, NaiveHashedLinear
 
 VARIANTS = ("dense", "hashed", "no-cache", "naive")

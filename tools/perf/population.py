@@ -24,12 +24,14 @@ from pathlib import Path
 
 import torch
 
-from bench.cpu import configure_cpu, usable_cores
-from bench.data_cache import load_dataset
-from bench.device import place_data
-from bench.hparams import with_hparams
-from bench.population.trainer import PopulationTrainer
-from bench.trainer import Trainer
+import layers.stacked
+from bench.machine.cpu import configure_cpu, usable_cores
+from bench.machine.data_cache import load_dataset
+from bench.machine.device import place_data
+from bench.run.settings import RunSettings
+from bench.training.hparams import with_hparams
+from bench.training.population_trainer import PopulationTrainer
+from bench.training.trainer import Trainer
 from datasets.larochelle import PUBLISHED_SIZES
 from tasks.compress import build_model
 from tools.perf.throughput import SWEEP_METHODS, compose_run, gemm_floor, sweep
@@ -50,7 +52,7 @@ def members(overrides: list[str], data, count: int, device: torch.device):
         cfg = compose_run([*overrides, f"seed={seed}", "train.epochs=2"])
         torch.manual_seed(seed)
         train_cfg, method_cfg = with_hparams(cfg)
-        *_, model = build_model(cfg, train_cfg, method_cfg, data)
+        *_, model = build_model(cfg, RunSettings.from_config(cfg), train_cfg, method_cfg, data)
         built.append((model.to(device), Trainer.from_config(train_cfg, seed, on_epoch=lambda metrics: None)))
     return built
 
@@ -75,7 +77,7 @@ def share_part(args, device: torch.device) -> float:
         print(f"   {name:15} single run        {single:7.3f} s an epoch   {single / floor:5.2f}x floor")
         for count in args.members:
             built = members(common, data, count, device)
-            fits = PopulationTrainer([t for _, t in built]).fit([m for m, _ in built], data)
+            fits = PopulationTrainer([t for _, t in built], layers.stacked).fit([m for m, _ in built], data)
             share = second_epoch(fits[0].history) / count
             print(f"   {name:15} {count:3d} members, share {share:7.3f} s an epoch   {share / floor:5.2f}x floor   "
                   f"{share / single:5.2f}x the single run")

@@ -31,10 +31,11 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from bench.cpu import configure_cpu, usable_cores
-from bench.data_cache import load_dataset
-from bench.hparams import with_hparams
-from bench.trainer import Trainer
+from bench.machine.cpu import configure_cpu, usable_cores
+from bench.machine.data_cache import load_dataset
+from bench.run.settings import RunSettings
+from bench.training.hparams import with_hparams
+from bench.training.trainer import Trainer
 from tasks.compress import build_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +63,7 @@ class EpochTimer:
         configure_cpu(torch.get_num_threads(), self.flush)
         torch.manual_seed(self.cfg.seed)
         train_cfg, method_cfg = with_hparams(self.cfg)
-        *_, model = build_model(self.cfg, train_cfg, method_cfg, self.data)
+        *_, model = build_model(self.cfg, RunSettings.from_config(self.cfg), train_cfg, method_cfg, self.data)
         fit = Trainer.from_config(train_cfg, self.cfg.seed, on_epoch=lambda metrics: None).fit(
             model, self.data, epochs=self.epochs)
         ends = [0.0] + [h["seconds"] for h in fit.history]
