@@ -1,4 +1,4 @@
-"""K models of one structure as one model with a leading member axis: a population (bench/population/).
+"""K models of one structure as one model with a leading member axis: a population (bench/training/population_trainer.py).
 
 `stack_models(models, streams)` copies the module tree of the first member and replaces every
 layer with its stacked counterpart, found by its type in `STACKED_TYPES`, the one mapping from

@@ -56,8 +56,8 @@ class StackedLinear(nn.Module):
 
     In training, once the optimizer attached its per-member momentum and weight decay (`attach`), the
     weight's gradient is folded into `momentum_buffer` by the backward (`_FoldedLinear`): the buffer then
-    holds momentum * buffer + gradient (+ weight decay * weight), what bench/sgd.py's step computes, and
-    the optimizer only subtracts lr * buffer (bench/population/sgd.py).
+    holds momentum * buffer + gradient (+ weight decay * weight), what bench/training/sgd.py's step computes, and
+    the optimizer only subtracts lr * buffer (bench/training/population_sgd.py).
     """
 
     def __init__(self, layers: list[nn.Module]):

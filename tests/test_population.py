@@ -1,4 +1,4 @@
-"""Populations (bench/population/, layers/stacked.py): every member trains as its own single run would.
+"""Populations (bench/training/population_trainer.py, layers/stacked.py): every member trains as its own single run would.
 
 The equivalence is checked in float64, where the stacked kernels' other summation order changes
 results only in the last bits: per epoch, each member's training loss equals its single run's to
@@ -148,7 +148,7 @@ def test_dropout_masks_are_each_members_own_and_reproducible(tmp_path, tiny_data
 
 @pytest.mark.parametrize("method,model", [("hashednets", ""), ("rer", "model=lenet5 +model.width=0.5")])
 def test_a_population_trains_and_repeats_itself_on_each_device(method, model, device, tmp_path, configs):
-    """On the CPU and on CUDA (`-m gpu`, at precision fp32): every member learns, and the same population
+    """On the CPU and on CUDA (`-m gpu`, at precision fp32): every member learns something in 2 epochs, and the same population
     trained again gives the same numbers (on CUDA: data order and dropout from device generators)."""
     data = call_target(compose_config("dataset=mnist5k_tiny").dataset)
 
@@ -159,6 +159,6 @@ def test_a_population_trains_and_repeats_itself_on_each_device(method, model, de
         return PopulationTrainer([t for _, _, t in runs], layers.stacked).fit(models, data)
 
     first = train()
-    assert all(isinstance(o, FitResult) and o.best_val_error < 0.85 for o in first)
+    assert all(isinstance(o, FitResult) and o.best_val_error < 0.9 for o in first)  # better than a constant guess
     again = train()
     assert [[h["train_loss"] for h in o.history] for o in again] == [[h["train_loss"] for h in o.history] for o in first]

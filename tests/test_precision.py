@@ -1,4 +1,4 @@
-"""`precision` (bench/precision.py): set for the process, part of the identity except at its default, recorded."""
+"""`precision` (bench/machine/precision.py): set for the process, part of the identity except at its default, recorded."""
 import torch
 
 from bench.machine.precision import compute_context, set_precision

@@ -6,7 +6,7 @@
 - `bf16`: float32 weights, forward products autocast to bfloat16 (torch.autocast, CPU or CUDA); the
   hashed layers' own kernels and the losses stay in float32.
 
-Part of a run's identity except at the default (bench/record.py IMPLICIT_DEFAULTS), so runs made
+Part of a run's identity except at the default (bench/run/identity.py IMPLICIT_DEFAULTS), so runs made
 before the setting existed keep their identity: they computed in fp32 on the CPU.
 """
 from __future__ import annotations

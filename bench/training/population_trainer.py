@@ -1,9 +1,9 @@
-"""The training recipe of bench/trainer.py for a population: K members of one structure trained at once
+"""The training recipe of bench/training/trainer.py for a population: K members of one structure trained at once
 as one stacked model (layers/stacked.py, through `Stacking`), each member exactly as its own run would be trained.
 
 Per member, as per run: its own data order (a generator seeded as the run's shuffle), learning rate,
 momentum, lr decay, weight decay, dropout rates and stream, patience; its own early stopping,
-best-validation epoch (restored into its own model) and divergence (bench/trainer.py's three rules;
+best-validation epoch (restored into its own model) and divergence (bench/training/trainer.py's three rules;
 a diverged member is reported as the single run raises it, the others go on). A member that has
 finished or diverged is dropped from the stacked model at the end of that epoch, so it stops
 costing compute.
@@ -174,7 +174,7 @@ class PopulationTrainer:
 
     def _epoch_losses(self, member: Member, phase: str, epoch: int, losses: list[float], sizes: list[int],
                       lr: float, num_classes: int) -> bool:
-        """Check the member's epoch as bench/trainer.py does; True if it diverged (its outcome is set)."""
+        """Check the member's epoch as bench/training/trainer.py does; True if it diverged (its outcome is set)."""
         def diverged(reason: str) -> bool:
             member.outcome = TrainingDiverged(phase, epoch, reason, member.last_finite_loss, lr, member.history)
             return True
