@@ -24,8 +24,9 @@ class MLP(nn.Module):
         self.input_dims = len(input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the input's last dimensions, so that a population's (members, batch, ...) inputs flatten alike
-        x = self.drop_input(x.flatten(-self.input_dims))
+        # the image's dimensions, the last ones, so that a population's (members, batch, ...) inputs flatten
+        # alike; an input already flat is taken as it is
+        x = self.drop_input(x.flatten(-self.input_dims) if x.dim() > self.input_dims else x)
         for layer in self.layers[:-1]:
             x = self.drop_hidden(torch.relu(layer(x)))
         return self.layers[-1](x)
