@@ -134,6 +134,17 @@ def _train(members: list[tuple[int, MemberJob, RunSlot]], outcomes: list) -> Non
             _close(slot, None)
 
 
+def split_groups(groups: list[list[int]], at_least: int) -> list[list[int]]:
+    """`groups` with the largest halved until there are `at_least` of them (or every one has one job), so that
+    every process of a CPU sweep has a population of its own."""
+    groups = [list(group) for group in groups]
+    while len(groups) < at_least and max(map(len, groups)) > 1:
+        largest = max(range(len(groups)), key=lambda i: len(groups[i]))
+        group = groups.pop(largest)
+        groups[largest:largest] = [group[:len(group) // 2], group[len(group) // 2:]]
+    return groups
+
+
 def group_jobs(keys: list[str | None], max_size: int) -> list[list[int]]:
     """Job indices grouped by key (None: a job that cannot join any), in order of first appearance,
     each group split into populations of at most `max_size`."""

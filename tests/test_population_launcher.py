@@ -5,7 +5,7 @@ import pytest
 from omegaconf import open_dict
 
 from conftest import compose_config, result_records, run_main
-from tasks.population import group_jobs, population_key
+from tasks.population import group_jobs, population_key, split_groups
 
 
 def key(*overrides):
@@ -43,6 +43,13 @@ def test_groups_are_split_at_the_largest_size_and_bad_jobs_left_out():
     assert group_jobs(["a", "b", None, "a", "a", "b"], max_size=2) == [[0, 3], [4], [1, 5]]
 
 
+def test_on_the_cpu_populations_are_split_until_every_process_has_one():
+    assert split_groups([[0, 1, 2, 3, 4], [5, 6]], at_least=2) == [[0, 1, 2, 3, 4], [5, 6]]
+    assert split_groups([[0, 1, 2, 3, 4]], at_least=2) == [[0, 1], [2, 3, 4]]
+    assert split_groups([[0, 1, 2], [3]], at_least=4) == [[0], [1], [2], [3]]
+    assert split_groups([[0], [1]], at_least=4) == [[0], [1]]
+
+
 def test_a_sweep_trains_as_populations_and_resumes_only_its_unfinished_members(tmp_path):
     args = ["-m", "method=hashednets,rer", "ratio=1/8", "seed=1,2", "dataset=mnist5k_tiny", "train.epochs=2",
             "logger=none", "hydra/launcher=population", "hydra.launcher.n_jobs=1"]
@@ -76,7 +83,7 @@ def test_a_bad_population_size_is_one_error_line(tmp_path):
 
 def test_a_tuning_study_trains_its_parallel_trials_as_one_population(tmp_path):
     run_main("-m", "experiment=tune", "method=rer", "ratio=1/8", "dataset=mnist5k_tiny", "train.epochs=2", "logger=none",
-             "tune.n_trials=3", "tune.parallel_trials=3", "tune.startup_trials=3", "hydra/launcher=population",
+             "tune.n_trials=3", "tune.parallel_trials=3", "tune.startup_trials=3", "hydra/launcher=population", "hydra.launcher.n_jobs=1",
              output_root=tmp_path)
     records = result_records(tmp_path)
     assert len(records) == 3 and all(r["status"] == "complete" and r["test_error"] is None for r in records)

@@ -31,6 +31,7 @@ from bench.errors import UserError
 from bench.launch.orphans import exit_with_launcher
 from bench.launch.signals import stop_on_sigterm
 from bench.machine.cpu import usable_cores
+from bench.machine.device import resolve_device
 from bench.run.provenance import provenance
 from bench.run.setting_checks import POSITIVE_INT, check_settings
 from bench.run.task import start_record
@@ -49,7 +50,7 @@ class PopulationLauncher(Launcher):
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from tasks.population import group_jobs
+        from tasks.population import group_jobs, split_groups
 
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -69,10 +70,14 @@ class PopulationLauncher(Launcher):
             jobs.append((cfg, job))
             keys.append(key)
         groups = group_jobs(keys, max_size)
-        processes = worker_processes(self.n_jobs, cores, max(1, len(groups)))
-        if processes is None:
+        if worker_processes(self.n_jobs, cores, 1) is None:
             _refuse(f"hydra.launcher.n_jobs={self.n_jobs!r}: allowed are a positive integer (populations at once) "
                     f"or -1 .. -{cores} (-1: one per usable core, -2: all but one, ...)")
+        if groups and _on_cpu(jobs[groups[0][0]][0]):
+            # one thread a process: fewer populations than processes would leave cores idle or share them by
+            # threads, which measured here up to 15x slower than one thread when other work loads the machine
+            groups = split_groups(groups, worker_processes(self.n_jobs, cores, sum(map(len, groups))))
+        processes = worker_processes(self.n_jobs, cores, max(1, len(groups)))
         for cfg, job in jobs:
             with read_write(cfg.hydra.launcher), open_dict(cfg.hydra.launcher):
                 cfg.hydra.launcher.n_jobs = processes  # threads=auto divides the cores by the populations at once
@@ -142,6 +147,10 @@ def _run_population_in_worker(members, singleton_state):
     stop_on_sigterm()
     exit_with_launcher()
     return _run_population(members)
+
+
+def _on_cpu(cfg: DictConfig) -> bool:
+    return resolve_device(cfg.device).type == "cpu"
 
 
 def _refuse(message: str) -> None:
