@@ -319,6 +319,10 @@ class HashedLinear(HashedLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
             raise ValueError(f"input has {x.shape[-1]} features; this layer takes {self.in_features}")
+        if torch.amp.is_autocast_available(x.device.type) and torch.is_autocast_enabled(x.device.type):
+            # precision=bf16: the fused kernels stay in float32
+            with torch.autocast(x.device.type, enabled=False):
+                return self.forward(x.float())
         y = _HashedLinearFunction.apply(x.reshape(-1, self.in_features), self.buckets, self.bias, self._index(),
                                         self.scale, self.hash_bias, self.out_features)
         return y.view(*x.shape[:-1], self.out_features)

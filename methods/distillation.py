@@ -57,13 +57,8 @@ class Distillation(Method):
             raise UserError(f"dark knowledge student: {err}") from None
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
-        teacher_trainer = Trainer.from_config(self.teacher_train, trainer.seed, on_epoch=trainer.on_epoch)
-        teacher, teacher_notes = cached_teacher(self.teacher, teacher_trainer, data, self.teacher_cache,
-                                                model_device(model))
+        teacher, fixed, teacher_notes = self.teacher_outputs(trainer, data, model_device(model))
         t, w = self.temperature, self.soft_weight
-        # fixed inputs: the teacher's targets once, up front; augmented ones: the teacher sees each batch
-        # as the student does
-        fixed = F.softmax(logits(teacher, data.train_x) / t, dim=1) if getattr(data, "augment", None) is None else None
 
         def soft_targets(batch_index: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
             return fixed[batch_index] if fixed is not None else F.softmax(logits(teacher, inputs) / t, dim=1)
@@ -77,6 +72,15 @@ class Distillation(Method):
         fit = trainer.fit(model, data, loss_fn=loss_fn)
         fit.notes["teacher"] = teacher_notes
         return fit
+
+    def teacher_outputs(self, trainer, data, device) -> tuple[nn.Module, torch.Tensor | None, dict]:
+        """(teacher, its soft targets softmax(teacher / T) of the training set or None, notes): fixed inputs
+        get the targets once, up front; augmented ones need the teacher on each batch as the student sees it."""
+        teacher_trainer = Trainer.from_config(self.teacher_train, trainer.seed, on_epoch=trainer.on_epoch)
+        teacher, notes = cached_teacher(self.teacher, teacher_trainer, data, self.teacher_cache, device)
+        augmented = getattr(data, "augment", None) is not None
+        fixed = None if augmented else F.softmax(logits(teacher, data.train_x) / self.temperature, dim=1)
+        return teacher, fixed, notes
 
     def export_state(self, model: nn.Module) -> dict:
         return self.student.export_state(model)

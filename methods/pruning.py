@@ -72,15 +72,27 @@ class MagnitudePruning(LayerwiseMethod):
 
     def fit(self, model: nn.Module, trainer, data) -> FitResult:
         phases = [trainer.fit(model, data, phase="train")]
+        for r in range(1, self.rounds + 1):
+            self.prune_round(model, r)
+            phases.append(trainer.fit(model, data, epochs=self.retrain_epochs, phase=self.phase_name(r)))
+        return self.fit_result(model, phases)
+
+    def prune_round(self, model: nn.Module, r: int) -> None:
+        """Round r of `rounds` keeps density ** (r / rounds) of the weights: geometric, ending at the budget."""
+        if r == self.rounds:
+            self.prune_to_budget(model)
+            return
         layers = masked_layers(model)
         density = sum(self.kept_per_layer) / sum(layer.weight.numel() for layer in layers.values())
-        for r in range(1, self.rounds + 1):
-            if r == self.rounds:
-                self.prune_to_budget(model)
-            else:  # round r keeps density ** (r / rounds) of the weights: geometric, ending at the budget
-                self.prune(model, [round(k * density ** (r / self.rounds - 1)) for k in self.kept_per_layer])
-            phase = "retrain" if self.rounds == 1 else f"retrain {r}/{self.rounds}"
-            phases.append(trainer.fit(model, data, epochs=self.retrain_epochs, phase=phase))
+        self.prune(model, [round(k * density ** (r / self.rounds - 1)) for k in self.kept_per_layer])
+
+    def phase_name(self, r: int) -> str:
+        return "retrain" if self.rounds == 1 else f"retrain {r}/{self.rounds}"
+
+    def fit_result(self, model: nn.Module, phases: list[FitResult]) -> FitResult:
+        """The run's result from its phases' (training, then each retraining): the last phase's selection,
+        and what the cuts kept."""
+        layers = masked_layers(model)
         kept = [int(layer.mask.sum()) for layer in layers.values()]
         costs = [position_costs(layer.mask.flatten()) for layer in layers.values()]
         notes = {"pruning": {"scope": self.scope, "rounds": self.rounds, "layers": list(layers), "kept_per_layer": kept,

@@ -34,6 +34,6 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(torch.relu(self.conv1(x)))
         x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.fc1(x.flatten(1)))
+        x = torch.relu(self.fc1(x.flatten(-3)))  # -3: a population's (members, batch, ...) too
         x = torch.relu(self.fc2(x))
         return self.fc3(x)

@@ -21,9 +21,12 @@ class MLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.drop_input = nn.Dropout(dropout_input)
         self.drop_hidden = nn.Dropout(dropout_hidden)
+        self.input_dims = len(input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop_input(x.flatten(1))
+        # the image's dimensions, the last ones, so that a population's (members, batch, ...) inputs flatten
+        # alike; an input already flat is taken as it is
+        x = self.drop_input(x.flatten(-self.input_dims) if x.dim() > self.input_dims else x)
         for layer in self.layers[:-1]:
             x = self.drop_hidden(torch.relu(layer(x)))
         return self.layers[-1](x)

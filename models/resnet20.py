@@ -76,4 +76,4 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(x.mean(dim=(2, 3)))  # global average pooling
+        return self.fc(x.mean(dim=(-2, -1)))  # global average pooling (-2, -1: a population's inputs too)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +24,7 @@ from bench.compression.checkpoint import export_compressed
 from bench.training.hparams import with_hparams
 from bench.run.loggers import make_loggers
 from bench.machine.memory import require_model_fits
+from bench.machine.precision import set_precision
 from bench.compression.method import load_method
 from bench.compression.model_factory import ModelFactory
 from bench.run.identity import config_hash, experiment_config
@@ -30,7 +32,7 @@ from bench.run.record import CHECKPOINT_FILE, CompressRecord, library_versions, 
 from bench.storage.predictions import write_test_predictions
 from bench.storage.state_files import file_sha256
 from bench.launch.sweeps import sweep_dir, sweep_group
-from bench.training.trainer import Trainer, TrainingDiverged
+from bench.training.trainer import FitResult, Trainer, TrainingDiverged
 from datasets.centering import center_inputs, input_transform
 
 log = logging.getLogger("bench")
@@ -109,10 +111,38 @@ def build_model(cfg: DictConfig, settings: RunSettings, train_cfg, method_cfg, d
     return factory, method, budget, model
 
 
-def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord:
+@dataclass
+class PreparedRun:
+    """A run ready to train: its model built and on the device with the data, its loggers started."""
+
+    cfg: DictConfig
+    settings: RunSettings
+    output_dir: Path
+    loggers: object
+    data: object
+    factory: ModelFactory
+    method: object
+    method_cfg: DictConfig
+    budget: Budget
+    model: torch.nn.Module
+    trainer: Trainer
+    record: CompressRecord
+
+
+def load_run_data(cfg: DictConfig, train_cfg, with_test: bool):
+    """The data set a run trains on, on the recipe's input scale when it asks for one (datasets/centering.py);
+    `with_test=False` leaves the test split as loaded (a tuning trial never reads it)."""
+    data = load_dataset(cfg.dataset)
+    return center_inputs(data, with_test=with_test) if train_cfg.center_inputs else data
+
+
+def prepare_run(cfg: DictConfig, output_dir: Path, start_record: dict, data=None) -> PreparedRun:
+    """Everything before training; `data`: the data set already loaded (load_run_data) and placed (a
+    population's members share it)."""
     settings = RunSettings.from_config(cfg)
     device = settings.device
     determinism = make_deterministic(device)
+    precision = set_precision(cfg.precision)
     cpu = configure_cpu(cfg.threads, cfg.flush_denormal)  # before the method imports numba
     torch.manual_seed(settings.seed)
     train_cfg, method_cfg = with_hparams(cfg)
@@ -122,37 +152,41 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord
     loggers = make_loggers(cfg, output_dir, wandb_config(cfg, settings), wandb_run_name(cfg, settings, cfg.dataset.name, identity),
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
-        data = load_dataset(cfg.dataset)
-        if train_cfg.center_inputs:
-            data = center_inputs(data, with_test=cfg.evaluate_test)
-        factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, data)
+        loaded = load_run_data(cfg, train_cfg, cfg.evaluate_test) if data is None else data
+        factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, loaded)
         model.to(device)
-        data = place_data(data, device)
+        data = place_data(loaded, device) if data is None else data
     except BaseException:
         loggers.abandon()
         raise
     # the data set actually used (a fallback has its own name)
     loggers.ready(wandb_run_name(cfg, settings, data.name, identity), wandb_tags(cfg, data.name))
     trainer = Trainer.from_config(train_cfg, settings.seed, on_epoch=loggers.log_epoch)
-    started = time.perf_counter()
     record: CompressRecord = {**start_record, "dataset": data.name, "dataset_notes": data.notes, "dataset_sizes": data.sizes(),
               "versions": library_versions(), "device": describe_device(device), "determinism": determinism,
-              "cpu": cpu, "data_on_device": data.train_x.device == device}
-    try:
-        fit = method.fit(model, trainer, data)  # leaves the best-validation weights in `model`
-    except TrainingDiverged as diverged:  # a status, never a number: no test error, no checkpoint
-        log.warning("%s; recorded as diverged", diverged)
+              "precision": precision, "cpu": cpu, "data_on_device": data.train_x.device == device}
+    return PreparedRun(cfg, settings, output_dir, loggers, data, factory, method, method_cfg, budget, model, trainer,
+                       record)
+
+
+def finish_run(run: PreparedRun, fit: FitResult | TrainingDiverged, train_seconds: float) -> CompressRecord:
+    """Everything after training: test once, export, the record, the loggers. `fit`: the method's fit, or
+    the divergence that ended it (a status, never a number: no test error, no checkpoint)."""
+    cfg, output_dir, method, model, loggers, record = run.cfg, run.output_dir, run.method, run.model, run.loggers, run.record
+    data, budget = run.data, run.budget
+    if isinstance(fit, TrainingDiverged):
+        log.warning("%s; recorded as diverged", fit)
         record.update(status="diverged", **budget.as_record(method.stored_params(model)),
-                      divergence=diverged.as_record(), history=diverged.history,
-                      train_seconds=round(time.perf_counter() - started, 3), loggers=loggers.describe())
+                      divergence=fit.as_record(), history=fit.history,
+                      train_seconds=round(train_seconds, 3), loggers=loggers.describe())
     else:
-        train_seconds = time.perf_counter() - started
+        tested = time.perf_counter()
         # the only look at the test set; tuning trials never take it
         predicted = predictions(model, data.test_x) if cfg.evaluate_test else None
         test_error = error_of(predicted, data.test_y) if cfg.evaluate_test else None
-        test_seconds = time.perf_counter() - started - train_seconds
-        bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, method_cfg, factory,
-                                          budget.build_params, settings.seed, model)
+        test_seconds = time.perf_counter() - tested
+        bytes_on_disk = export_compressed(output_dir / CHECKPOINT_FILE, method, run.method_cfg, run.factory,
+                                          budget.build_params, run.settings.seed, model)
         if cfg.evaluate_test:  # kept for the report's paired tests between methods (reports/verdicts.py)
             record["test_predictions_sha256"] = write_test_predictions(output_dir, predicted, data.test_y)
         record.update(status="complete", **budget.as_record(method.stored_params(model), bytes_on_disk),
@@ -164,3 +198,13 @@ def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord
     write_result(output_dir, record)  # before the loggers finish, so a wandb failure loses nothing
     loggers.finish(record)
     return record
+
+
+def run(cfg: DictConfig, output_dir: Path, start_record: dict) -> CompressRecord:
+    prepared = prepare_run(cfg, output_dir, start_record)
+    started = time.perf_counter()
+    try:
+        fit = prepared.method.fit(prepared.model, prepared.trainer, prepared.data)  # leaves the best-validation weights
+    except TrainingDiverged as diverged:
+        fit = diverged
+    return finish_run(prepared, fit, time.perf_counter() - started)

@@ -10,6 +10,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from bench.components import call_target
+from bench.machine.precision import set_precision
+
+set_precision("fp32")  # every test computes as a default run does, TensorFloat-32 off (the GPU tests' precision too)
 
 REPO = Path(__file__).resolve().parents[1]
 

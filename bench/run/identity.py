@@ -13,19 +13,20 @@ from bench.storage.digest import json_digest
 # Keys that change where or how a run is reported, or whether it is redone, not what it computes.
 # `tuned` is resolved into `hparams` (part of the experiment) before the run is claimed; `tune` and
 # `search_space` steer studies (bench/tuning/study.py), and `protocol` the protocol's phases
-# (experiment=paper), not what one run computes. `device` decides
+# (experiment=paper), not what one run computes; `population` sizes a sweep's populations
+# (hydra/launcher=population), which train each run as it would alone. `device` decides
 # where it computes: a GPU's numbers may differ in the last bits, so the record says which device ran.
 # `threads` and `flush_denormal` (bench/machine/cpu.py) decide how fast the CPU computes; the thread count may
 # change float rounding and flushing changes only numbers below 1.2e-38, so the record says which were used.
 NOT_PART_OF_EXPERIMENT = ("logger", "output_root", "data_root", "rerun", "tuned", "tune", "search_space", "protocol",
-                          "device", "threads", "flush_denormal")
+                          "device", "threads", "flush_denormal", "population")
 # A task node's hooks (bench/run/task.py) say how the harness prepares and reports a run, not what it computes.
 TASK_HOOKS = ("start", "report_section")
 PATH_KEYS = ("output_root", "data_root")  # also interpolated elsewhere, e.g. `dataset.root`
 # Options at the value that is what every run did before the option existed: left out of the identity
 # there, so adding the option does not rename those runs (dotted: a key inside a node). The recipe's
 # input scale (`train.center_inputs`, also in a teacher's recipe) is on by default: such runs are new.
-IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}, "train.center_inputs": False,
+IMPLICIT_DEFAULTS = {"budget": {"unit": "params"}, "precision": "fp32", "train.center_inputs": False,
                      "method.teacher_train.center_inputs": False}
 
 

@@ -87,8 +87,10 @@ class CompressRecord(RunRecord, total=False):
     versions: dict
     device: dict
     determinism: dict
+    precision: dict        # the arithmetic (bench/machine/precision.py)
     cpu: dict
     data_on_device: bool
+    population: dict       # trained in a population: size, member, group, its train_seconds (docs/populations.md)
     # the budget (bench/compression/budget.py Budget.as_record)
     params_ref: int
     params_budget: int
@@ -128,7 +130,8 @@ COMPRESS_FIELDS = {
     "budget_unit": Field(TEXT), "evaluate_test": Field(FLAG), "device_requested": Field(TEXT),
     "hparams": Field(OBJECT, nullable=True), "hparams_source": Field(OBJECT, nullable=True),
     "dataset_notes": Field(OBJECT), "dataset_sizes": Field(OBJECT), "versions": Field(OBJECT), "device": Field(OBJECT),
-    "determinism": Field(OBJECT), "cpu": Field(OBJECT), "data_on_device": Field(FLAG),
+    "determinism": Field(OBJECT), "precision": Field(OBJECT), "cpu": Field(OBJECT), "data_on_device": Field(FLAG),
+    "population": Field(OBJECT),
     "params_ref": Field(NUMBER, low=0), "params_budget": Field(NUMBER, low=0), "params_stored": Field(NUMBER, low=0),
     "fill": Field(NUMBER, low=0), "bytes_budget": Field(NUMBER, low=0), "bytes_dense_checkpoint": Field(NUMBER, low=0),
     "params_budget_fitted": Field(NUMBER, low=0), "bytes_fill": Field(NUMBER, low=0),

@@ -18,6 +18,7 @@ from bench.run.settings import parse_budget_unit, parse_ratio
 from bench.machine.cpu import thread_count
 from bench.errors import UserError
 from bench.training.hparams import with_hparams
+from bench.machine.precision import PRECISIONS
 
 # Nodes whose keys are options of a component (method, data set, model, ...): an added key there
 # reaches the component's constructor, which refuses one it does not take (bench/components.py).
@@ -60,10 +61,10 @@ TRAIN_RULES = {"epochs": POSITIVE_INT, "patience": POSITIVE_INT, "batch_size": P
                "dropout_input": FRACTION, "dropout_hidden": FRACTION, "divergence_factor": FACTOR,
                "center_inputs": BOOLEAN}
 RULES = {"seed": SEED, "evaluate_test": BOOLEAN, "rerun": BOOLEAN, "tuned": BOOLEAN,
-         "flush_denormal": BOOLEAN,
+         "flush_denormal": BOOLEAN, "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
          "output_root": PATH, "data_root": PATH,
          "tune.n_trials": POSITIVE_INT, "tune.seed": SEED, "tune.parallel_trials": POSITIVE_INT,
-         "tune.startup_trials": NON_NEGATIVE_INT,
+         "tune.startup_trials": NON_NEGATIVE_INT, "population.max_size": POSITIVE_INT,
          "model.hidden": WIDTHS, "model.width": POSITIVE_NUMBER, "logger.init_timeout": POSITIVE_NUMBER}
 DIRECTORY_KEYS = ("output_root", "data_root")  # may not exist yet, but must not be a file
 

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from bench.machine.device import model_device
+from bench.machine.precision import compute_context
 
 
 # Large chunks: a 50,000-image test set in 5 GEMMs per layer instead of 25 (the activations of mlp5
@@ -17,9 +18,10 @@ def logits(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> t
     was_training = model.training
     model.eval()
     device = model_device(model)
-    out = torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
+    with compute_context(device):
+        out = torch.cat([model(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
     model.train(was_training)
-    return out
+    return out.float() if out.dtype == torch.bfloat16 else out  # bf16 autocast: outputs compared in float32
 
 
 def predictions(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:

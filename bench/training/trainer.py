@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.machine.device import model_device
+from bench.machine.precision import compute_context
 from bench.training.evaluate import error_rate
 from bench.training.sgd import MomentumSGD
 
@@ -115,7 +116,8 @@ class Trainer:
                 x, y = data.train_x[batch].to(device), data.train_y[batch].to(device)
                 if augment is not None:
                     x = augment(x, augment_rng)
-                loss = loss_fn(model(x), y, batch.to(device), x)
+                with compute_context(device):
+                    loss = loss_fn(model(x), y, batch.to(device), x)
                 batch_loss = loss.item()
                 if not math.isfinite(batch_loss):
                     raise diverged(epoch, f"training loss {batch_loss} at example {first} of the epoch")
