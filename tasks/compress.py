@@ -133,6 +133,7 @@ def load_run_data(cfg: DictConfig, train_cfg, with_test: bool):
     """The data set a run trains on, on the recipe's input scale when it asks for one (datasets/centering.py);
     `with_test=False` leaves the test split as loaded (a tuning trial never reads it)."""
     data = load_dataset(cfg.dataset)
+    _ = data.num_classes  # a regression set refuses here, in one error line, before its inputs are touched
     return center_inputs(data, with_test=with_test) if train_cfg.center_inputs else data
 
 

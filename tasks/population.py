@@ -96,9 +96,14 @@ def run_population(jobs: list[MemberJob]) -> list[dict | BaseException]:
 
 def _train(members: list[tuple[int, MemberJob, RunSlot]], outcomes: list) -> None:
     first = _task_config(members[0][1].cfg)
-    # members share the recipe's input scale (not a member's own number); the test split is scaled when any reads it
-    data = load_run_data(first, with_hparams(first)[0], any(job.cfg.evaluate_test for _, job, _ in members))
-    data = place_data(data, resolve_device(first.device))
+    try:  # members share the recipe's input scale (not a member's own number); the test split's when any reads it
+        data = load_run_data(first, with_hparams(first)[0], any(job.cfg.evaluate_test for _, job, _ in members))
+        data = place_data(data, resolve_device(first.device))
+    except Exception as err:  # e.g. a regression set: every member ends with it, as its single run would
+        for i, _, slot in members:
+            _close(slot, err)
+            outcomes[i] = err
+        return
     prepared: list[tuple[int, MemberJob, RunSlot, PreparedRun]] = []
     for i, job, slot in members:
         HydraConfig.instance().set_config(job.cfg)

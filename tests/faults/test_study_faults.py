@@ -114,7 +114,7 @@ def test_a_bad_tune_setting_under_the_sweeper_is_one_error_line(tmp_path, settin
 def test_experiment_tune_without_multirun_is_refused_before_any_run(tmp_path):
     done = run_main("experiment=tune", *CELL, output_root=tmp_path, check=False)
     assert done.returncode == 2
-    assert done.stderr.strip() == ("error: experiment=tune runs a tuning study, which is a multirun: add -m (python "
+    assert done.stderr.strip() == ("error: experiment=tune runs tuning studies, which is a multirun: add -m (python "
                                    "main.py -m experiment=tune ...); without it, this would be one ordinary run that "
                                    "reads the test set")
     assert not (tmp_path / "runs").exists()  # nothing claimed, the test set never read
