@@ -23,7 +23,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import layers.stacked
+from bench.compression.model_factory import ModelFactory
 from bench.machine.device import place_data, resolve_device
+from bench.machine.memory import population_memory, training_bytes
 from bench.run.identity import experiment_config
 from bench.run.resume import RunSlot, claim_run_dir
 from bench.training.hparams import with_hparams
@@ -96,14 +98,36 @@ def run_population(jobs: list[MemberJob]) -> list[dict | BaseException]:
 
 def _train(members: list[tuple[int, MemberJob, RunSlot]], outcomes: list) -> None:
     first = _task_config(members[0][1].cfg)
+    device = resolve_device(first.device)
     try:  # members share the recipe's input scale (not a member's own number); the test split's when any reads it
-        data = load_run_data(first, with_hparams(first)[0], any(job.cfg.evaluate_test for _, job, _ in members))
-        data = place_data(data, resolve_device(first.device))
+        train_cfg = with_hparams(first)[0]
+        data = place_data(load_run_data(first, train_cfg, any(job.cfg.evaluate_test for _, job, _ in members)), device)
+        size = _size_for_memory(first, train_cfg, data, device, len(members),
+                                members[0][1].cfg.hydra.launcher.get("n_jobs", 1))
     except Exception as err:  # e.g. a regression set: every member ends with it, as its single run would
         for i, _, slot in members:
             _close(slot, err)
             outcomes[i] = err
         return
+    for start in range(0, len(members), size):
+        _train_population(members[start:start + size], data, outcomes)
+
+
+def _size_for_memory(cfg: DictConfig, train_cfg, data, device, members: int, processes: int) -> int:
+    """The most members of one population that fit the memory it may plan for (bench/machine/memory.py),
+    each counted as its dense model training: an upper bound for a compressed member."""
+    memory = population_memory(device, processes, cfg.population.memory_gb)
+    dense = ModelFactory.from_config(cfg, train_cfg, data.input_shape, data.num_classes).build_on_meta()
+    fit = members if memory is None else max(1, memory // training_bytes(dense, (int(train_cfg.batch_size),
+                                                                                   *data.input_shape)))
+    if fit < members:
+        log.warning("population of %d members trained as %d populations of at most %d: that many fit in the %.2f GiB "
+                    "it may take on %s", members, -(-members // fit), fit, memory / 2**30, device)
+    return min(fit, members)
+
+
+def _train_population(members: list[tuple[int, MemberJob, RunSlot]], data, outcomes: list) -> None:
+    first = _task_config(members[0][1].cfg)
     prepared: list[tuple[int, MemberJob, RunSlot, PreparedRun]] = []
     for i, job, slot in members:
         HydraConfig.instance().set_config(job.cfg)

@@ -33,7 +33,7 @@ from bench.launch.signals import stop_on_sigterm
 from bench.machine.cpu import usable_cores
 from bench.machine.device import resolve_device
 from bench.run.provenance import provenance
-from bench.run.setting_checks import POSITIVE_INT, check_settings
+from bench.run.setting_checks import POSITIVE_INT, POSITIVE_NUMBER, check_settings
 from bench.run.task import start_record
 from bench.storage.files import file_system_problem
 from hydra_plugins.parallel_launcher.parallel_launcher import worker_processes
@@ -58,6 +58,10 @@ class PopulationLauncher(Launcher):
         max_size = self.config.population.max_size
         if not POSITIVE_INT[0](max_size):
             _refuse(f"population.max_size={max_size!r} must be {POSITIVE_INT[1]} (the most runs in one population)")
+        memory_gb = self.config.population.memory_gb
+        if memory_gb is not None and not POSITIVE_NUMBER[0](memory_gb):
+            _refuse(f"population.memory_gb={memory_gb!r} must be {POSITIVE_NUMBER[1]} or null (the GiB one population "
+                    "may plan for; null: its share of the device's free memory)")
         cores = usable_cores()
         jobs, keys, failures = [], [], {}
         for index, overrides in enumerate(job_overrides):
