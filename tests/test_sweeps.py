@@ -169,7 +169,9 @@ def test_inflation_keeps_the_stored_size_while_the_virtual_net_grows():
 
 
 @pytest.mark.parametrize("launcher, target", [("parallel", "ParallelLauncher"), ("slurm", "SlurmLauncher"),
-                                              ("slurm_local", "LocalLauncher"), ("ray_cluster", "RayLauncher")])
+                                              ("slurm_local", "LocalLauncher"), ("ray_cluster", "RayLauncher"),
+                                              ("population", "PopulationLauncher"),
+                                              ("population_slurm", "PopulationLauncher")])
 def test_launcher_configs_compose(launcher, target):
     if launcher == "ray_cluster":
         pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="optional: requirements-ray.txt")

@@ -7,7 +7,9 @@ Runs join a population when they differ only in the seed and in per-member hyper
 (tasks/population.py `population_key`); at most `population.max_size` runs a population, a larger
 group split. Populations run side by side in `hydra.launcher.n_jobs` processes (joblib, as the
 parallel launcher runs jobs: capped at the usable cores and the populations; `threads=auto` then
-divides the cores among them); one process runs them in the launching process. Every job still gets
+divides the cores among them); one process runs them in the launching process. With `slurm` set
+(`hydra/launcher=population_slurm`) each population is one job of a Slurm job array instead (submitit,
+as `hydra/launcher=slurm` submits runs), with the allocation `slurm` asks for. Every job still gets
 its own JobReturn, run directory and record; a job whose settings are bad fails alone, with its
 `error:` line.
 """
@@ -42,8 +44,8 @@ log = logging.getLogger("bench")
 
 
 class PopulationLauncher(Launcher):
-    def __init__(self, n_jobs: int = -1):
-        self.n_jobs = n_jobs
+    def __init__(self, n_jobs: int = -1, slurm: DictConfig | None = None):
+        self.n_jobs, self.slurm = n_jobs, slurm
         self.config: DictConfig | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
@@ -77,18 +79,22 @@ class PopulationLauncher(Launcher):
         if worker_processes(self.n_jobs, cores, 1) is None:
             _refuse(f"hydra.launcher.n_jobs={self.n_jobs!r}: allowed are a positive integer (populations at once) "
                     f"or -1 .. -{cores} (-1: one per usable core, -2: all but one, ...)")
-        if groups and _on_cpu(jobs[groups[0][0]][0]):
+        if groups and _on_cpu(jobs[groups[0][0]][0]) and self.slurm is None:
             # one thread a process: fewer populations than processes would leave cores idle or share them by
             # threads, which measured here up to 15x slower than one thread when other work loads the machine
             groups = split_groups(groups, worker_processes(self.n_jobs, cores, sum(map(len, groups))))
-        processes = worker_processes(self.n_jobs, cores, max(1, len(groups)))
+        # on Slurm each population has a job's allocation to itself
+        processes = 1 if self.slurm is not None else worker_processes(self.n_jobs, cores, max(1, len(groups)))
         for cfg, job in jobs:
             with read_write(cfg.hydra.launcher), open_dict(cfg.hydra.launcher):
                 cfg.hydra.launcher.n_jobs = processes  # threads=auto divides the cores by the populations at once
         log.info("%d runs as %d populations (at most %d members each), %d at a time",
                  sum(map(len, groups)), len(groups), max_size, processes)
         population_jobs = [[jobs[i][1] for i in group] for group in groups]
-        if processes == 1:
+        if self.slurm is not None and population_jobs:
+            results = _run_on_slurm(population_jobs, Singleton.get_state(), Path(str(self.config.hydra.sweep.dir)),
+                                    self.slurm)
+        elif processes == 1:
             results = [_run_population(members) for members in population_jobs]
         else:
             state = Singleton.get_state()
@@ -151,6 +157,30 @@ def _run_population_in_worker(members, singleton_state):
     stop_on_sigterm()
     exit_with_launcher()
     return _run_population(members)
+
+
+def _run_on_slurm(population_jobs: list, singleton_state, sweep_dir: Path, slurm: DictConfig) -> list:
+    """Each population one task of a Slurm job array; per population, its members' outcomes, or for each
+    member the error that ended the job (cancelled, out of time: its unfinished members stay `running` or
+    `interrupted`, and launching the sweep again redoes them)."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=sweep_dir / ".submitit" / "%j", cluster="slurm")
+    allocation = {"timeout_min": slurm.timeout_min, "cpus_per_task": slurm.cpus_per_task, "mem_gb": slurm.mem_gb,
+                  "gpus_per_node": slurm.gpus_per_node, "slurm_partition": slurm.partition,
+                  "slurm_array_parallelism": slurm.array_parallelism}
+    executor.update_parameters(name="population", **{k: v for k, v in allocation.items() if v is not None})
+    slurm_jobs = executor.map_array(_run_population_in_worker, population_jobs,
+                                    [singleton_state] * len(population_jobs))
+    log.info("%d populations submitted to Slurm: job array %s", len(slurm_jobs), slurm_jobs[0].job_id.split("_")[0])
+    results = []
+    for slurm_job, members in zip(slurm_jobs, population_jobs):
+        try:
+            results.append(slurm_job.result())
+        except Exception as err:
+            log.error("population job %s ended without its results: %s", slurm_job.job_id, str(err).splitlines()[0])
+            results.append([err] * len(members))
+    return results
 
 
 def _on_cpu(cfg: DictConfig) -> bool:

@@ -85,3 +85,20 @@ def test_a_slurm_sweep_with_a_cancelled_job_completes_each_run_once_when_launche
     assert all(r["cpu"]["threads"] == 1 and r["cpu"]["threads_source"].startswith("auto: 1 cores") for r in found)
     [kept] = list((tmp_path / "runs").glob("*/attempts/*"))  # only the cancelled attempt was redone
     assert kept.parent.parent.name == victim["config_hash"]
+
+
+def test_a_population_sweep_on_slurm_trains_each_population_as_one_job(slurm_env, tmp_path):
+    sweep = ["-m", "method=nn,rer", "ratio=1/8", "seed=1,2", "logger=none", "dataset=mnist5k_tiny", "model.hidden=[32]",
+             "train.epochs=2", "hydra/launcher=population_slurm", "hydra.launcher.slurm.partition=local",
+             "hydra.launcher.slurm.cpus_per_task=1", "hydra.launcher.slurm.mem_gb=1",
+             "hydra.launcher.slurm.timeout_min=10", f"output_root={tmp_path}"]
+    done = subprocess.run([sys.executable, "main.py", *sweep], cwd=ROOT, env=slurm_env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = records(tmp_path)
+    assert sorted((r["method"], r["seed"], r["status"]) for r in found) == \
+        [("nn", 1, "complete"), ("nn", 2, "complete"), ("rer", 1, "complete"), ("rer", 2, "complete")]
+    assert all(r["population"]["size"] == 2 for r in found) and len({r["population"]["group"] for r in found}) == 2
+    # each population ran in a job of its own, on that job's allocation (cpus_per_task=1)
+    assert len({p.parent for p in tmp_path.rglob(".submitit/*/*_result.pkl")}) == 2
+    assert all(r["cpu"]["threads"] == 1 and r["cpu"]["threads_source"].startswith("auto: 1 cores") for r in found)
