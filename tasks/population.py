@@ -77,6 +77,13 @@ def _close(slot: RunSlot, error: BaseException | None) -> None:
     slot.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
 
 
+def _end_all(members: list[tuple[int, RunSlot]], error: BaseException, outcomes: list) -> None:
+    """End every member's claim with the error that ended them all, and make it their outcome."""
+    for i, slot in members:
+        _close(slot, error)
+        outcomes[i] = error
+
+
 def run_population(jobs: list[MemberJob]) -> list[dict | BaseException]:
     """Run the members of one population; per member, its record (or a skipped one's previous record
     marked `skipped`), or the exception that ended it."""
@@ -105,9 +112,7 @@ def _train(members: list[tuple[int, MemberJob, RunSlot]], outcomes: list) -> Non
         size = _size_for_memory(first, train_cfg, data, device, len(members),
                                 members[0][1].cfg.hydra.launcher.get("n_jobs", 1))
     except Exception as err:  # e.g. a regression set: every member ends with it, as its single run would
-        for i, _, slot in members:
-            _close(slot, err)
-            outcomes[i] = err
+        _end_all([(i, slot) for i, _, slot in members], err, outcomes)
         return
     for start in range(0, len(members), size):
         _train_population(members[start:start + size], data, outcomes)
@@ -146,9 +151,7 @@ def _train_population(members: list[tuple[int, MemberJob, RunSlot]], data, outco
         fits = fit_population([run.method for run in runs], [run.model for run in runs],
                               PopulationTrainer([run.trainer for run in runs], layers.stacked), data)
     except BaseException as err:  # the fit is shared: every member ends with it
-        for i, _, slot, _ in prepared:
-            _close(slot, err)
-            outcomes[i] = err
+        _end_all([(i, slot) for i, _, slot, _ in prepared], err, outcomes)
         raise
     seconds = time.perf_counter() - started
     for position, ((i, job, slot, run), fit) in enumerate(zip(prepared, fits)):
