@@ -88,8 +88,9 @@ class PopulationLauncher(Launcher):
         for cfg, job in jobs:
             with read_write(cfg.hydra.launcher), open_dict(cfg.hydra.launcher):
                 cfg.hydra.launcher.n_jobs = processes  # threads=auto divides the cores by the populations at once
+        at_once = self.slurm.array_parallelism if self.slurm is not None else processes
         log.info("%d runs as %d populations (at most %d members each), %d at a time",
-                 sum(map(len, groups)), len(groups), max_size, processes)
+                 sum(map(len, groups)), len(groups), max_size, min(at_once, len(groups)))
         population_jobs = [[jobs[i][1] for i in group] for group in groups]
         if self.slurm is not None and population_jobs:
             results = _run_on_slurm(population_jobs, Singleton.get_state(), Path(str(self.config.hydra.sweep.dir)),
