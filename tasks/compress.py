@@ -153,10 +153,10 @@ def prepare_run(cfg: DictConfig, output_dir: Path, start_record: dict, data=None
     loggers = make_loggers(cfg, output_dir, wandb_config(cfg, settings), wandb_run_name(cfg, settings, cfg.dataset.name, identity),
                            group, sweep_dir(), wandb_job_type(cfg), wandb_tags(cfg, cfg.dataset.name))
     try:
-        loaded = load_run_data(cfg, train_cfg, cfg.evaluate_test) if data is None else data
-        factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, loaded)
+        if data is None:
+            data = place_data(load_run_data(cfg, train_cfg, cfg.evaluate_test), device)
+        factory, method, budget, model = build_model(cfg, settings, train_cfg, method_cfg, data)
         model.to(device)
-        data = place_data(loaded, device) if data is None else data
     except BaseException:
         loggers.abandon()
         raise
