@@ -58,11 +58,11 @@ def main(cfg: DictConfig) -> dict | None:
                             f"experiment={preset} ...); without it, this would be one ordinary run that reads the test set")
         launch_dir = hydra_cfg.runtime.output_dir  # Hydra's config and log of this attempt
         origin = provenance(list(hydra_cfg.overrides.task))  # the commit and command, for the report
+        task = task_function(cfg)  # before the claim: importing the task takes a moment a signal may land in
         slot = claim_run_dir(cfg, {**start_record(cfg), "launch_dir": launch_dir, **origin}, rerun=cfg.rerun)
         if slot.skipped:
             log.info("skipping %s: %s", slot.dir, slot.skip_reason)
             return {**outcome(slot.previous or {}), "skipped": True}
-        task = task_function(cfg)
         # a failure is recorded in result.json as `failed`, Ctrl-C as `interrupted`; a killed run stays `running`
         with slot:
             return outcome(task(cfg, slot.dir, slot.start_record))
@@ -73,6 +73,8 @@ def main(cfg: DictConfig) -> dict | None:
         sys.exit(2)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (bench/launch/signals.py)
         claimed = slot is not None and not slot.skipped
+        if claimed:
+            slot.close(interrupt)  # recorded already when it landed inside `with slot:`
         recorded = f"recorded as interrupted in {slot.dir}" if claimed else "nothing recorded"
         signal_name, status = how_stopped(interrupt)
         if local_launcher() is None:  # a local worker's sweep says it once, for all its runs

@@ -72,15 +72,10 @@ def _task_config(cfg: DictConfig) -> DictConfig:
     return task_cfg
 
 
-def _close(slot: RunSlot, error: BaseException | None) -> None:
-    """End a claim: an error marks the run failed (interrupted for Ctrl-C), as `with slot:` does."""
-    slot.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
-
-
 def _end_all(members: list[tuple[int, RunSlot]], error: BaseException, outcomes: list) -> None:
     """End every member's claim with the error that ended them all, and make it their outcome."""
     for i, slot in members:
-        _close(slot, error)
+        slot.close(error)
         outcomes[i] = error
 
 
@@ -98,8 +93,13 @@ def run_population(jobs: list[MemberJob]) -> list[dict | BaseException]:
             outcomes[i] = {**(slot.previous or {}), "skipped": True}
         else:
             claimed.append((i, slot))
-    if claimed:
-        _train([(i, jobs[i], slot) for i, slot in claimed], outcomes)
+    try:
+        if claimed:
+            _train([(i, jobs[i], slot) for i, slot in claimed], outcomes)
+    except BaseException as err:  # Ctrl-C, SIGTERM or a failed shared fit: members not yet ended end with it
+        for _, slot in claimed:
+            slot.close(err)
+        raise
     return outcomes
 
 
@@ -139,7 +139,7 @@ def _train_population(members: list[tuple[int, MemberJob, RunSlot]], data, outco
         try:
             prepared.append((i, job, slot, prepare_run(_task_config(job.cfg), slot.dir, slot.start_record, data)))
         except Exception as err:  # this member cannot start (e.g. its budget): recorded failed, the others go on
-            _close(slot, err)
+            slot.close(err)
             outcomes[i] = err
     if not prepared:
         return
@@ -147,12 +147,8 @@ def _train_population(members: list[tuple[int, MemberJob, RunSlot]], data, outco
     group = hashlib.sha256(" ".join(sorted(run.record["config_hash"] for run in runs)).encode()).hexdigest()[:12]
     log.info("population %s: %d members (%s)", group, len(prepared), first.method.name)
     started = time.perf_counter()
-    try:
-        fits = fit_population([run.method for run in runs], [run.model for run in runs],
-                              PopulationTrainer([run.trainer for run in runs], layers.stacked), data)
-    except BaseException as err:  # the fit is shared: every member ends with it
-        _end_all([(i, slot) for i, _, slot, _ in prepared], err, outcomes)
-        raise
+    fits = fit_population([run.method for run in runs], [run.model for run in runs],  # shared: its error ends all
+                          PopulationTrainer([run.trainer for run in runs], layers.stacked), data)
     seconds = time.perf_counter() - started
     for position, ((i, job, slot, run), fit) in enumerate(zip(prepared, fits)):
         HydraConfig.instance().set_config(job.cfg)
@@ -161,10 +157,10 @@ def _train_population(members: list[tuple[int, MemberJob, RunSlot]], data, outco
         try:
             outcomes[i] = finish_run(run, fit, seconds / len(prepared))
         except Exception as err:
-            _close(slot, err)
+            slot.close(err)
             outcomes[i] = err
         else:
-            _close(slot, None)
+            slot.close()
 
 
 def split_groups(groups: list[list[int]], at_least: int) -> list[list[int]]:

@@ -147,6 +147,23 @@ def test_a_live_run_is_never_joined_and_a_failed_one_is_redone(tmp_path):
     again.release()
 
 
+def test_an_interrupt_is_recorded_once_whether_it_lands_before_the_with_block_or_inside_it(tmp_path):
+    cfg = compose_config("method=nn", output_root=tmp_path)
+    early = claim_run_dir(cfg, {"method": "nn"})  # the record says `running`; the run has not started its block
+    early.close(KeyboardInterrupt())  # what main.py does with a Ctrl-C that lands here
+    assert read_record(early.dir)["status"] == "interrupted"
+    late = claim_run_dir(cfg, {"method": "nn"})
+    with pytest.raises(KeyboardInterrupt):
+        with late:
+            raise KeyboardInterrupt()
+    recorded = read_record(late.dir)
+    late.close(RuntimeError("a second report of the same stop"))  # closed already: changes nothing
+    assert read_record(late.dir) == recorded and recorded["status"] == "interrupted"
+    again = claim_run_dir(cfg, {"method": "nn"})
+    assert not again.skipped  # the claim was dropped: the next launch redoes it
+    again.release()
+
+
 @pytest.mark.parametrize("preset", ["smoke", "table", "curve", "inflation"])
 def test_presets_compose_with_their_sweeps(preset):
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

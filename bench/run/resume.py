@@ -72,8 +72,8 @@ def checkpoint_problem(run_dir: Path, record: dict) -> str | None:
 class RunSlot:
     """The claim on one run directory: `skipped` with the reason, or held until the `with` block ends.
 
-    Inside `with slot:`, an exception marks the record `failed` (with the error), Ctrl-C marks it
-    `interrupted`, and either is re-raised.
+    Inside `with slot:` (or at `close(error)`), an exception marks the record `failed` (with the error),
+    Ctrl-C marks it `interrupted`; `with` re-raises either.
     """
 
     def __init__(self, run_dir: Path, start_record: dict, lock_file=None, skip_reason: str | None = None,
@@ -89,9 +89,20 @@ class RunSlot:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
+        self.close(error)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the claim, once: an error marks the record `failed` (`interrupted` for Ctrl-C or SIGTERM).
+
+        A second call changes nothing, so a Ctrl-C that lands after the record says `running` but before
+        the `with` block starts is recorded by whoever catches it, and one inside the block only once.
+        """
+        if self.lock_file is None:  # skipped, or already closed
+            return
         if error is not None:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            ended = {**self.start_record, "status": status, "error": f"{kind.__name__}: {error}", "ended": _now()}
+            ended = {**self.start_record, "status": status, "error": f"{type(error).__name__}: {error}",
+                     "ended": _now()}
             try:
                 write_result(self.dir, ended)
             except OSError as write_error:  # e.g. the full disk that ended the run: its own error is the one to report
