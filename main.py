@@ -30,7 +30,7 @@ from bench.run.provenance import provenance
 from bench.run.resume import claim_run_dir
 from bench.run.task import start_record, task_function
 from bench.run.setting_checks import check_settings
-from bench.launch.signals import how_stopped, stop_on_sigterm
+from bench.launch.signals import how_stopped, stop_run_on_signals, stop_sweep_on_signals
 from bench.launch.sweeps import sweep_name
 
 log = logging.getLogger("bench")
@@ -46,7 +46,7 @@ def outcome(record: dict) -> dict:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict | None:
     slot = None
-    stop_on_sigterm()  # in a sweep's worker process too
+    stop_run_on_signals()  # in a sweep's worker process too
     exit_with_launcher()  # a sweep's worker process ends with the sweep
     try:
         hydra_cfg = HydraConfig.get()
@@ -88,7 +88,7 @@ if __name__ == "__main__":
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     mark_launching_process()
-    stop_on_sigterm(forward_to_workers=True)
+    stop_sweep_on_signals()
     try:
         main()
     except KeyboardInterrupt as interrupt:  # outside a run: a sweep's launcher, or Hydra starting up

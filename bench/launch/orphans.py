@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench.run.resume import LOCK_FILE, RUNS_DIR
+
 log = logging.getLogger("bench")
 
 LAUNCHER_ENV = "BENCH_LAUNCHER"  # "host:pid" of the `main.py` process that launched the sweep
@@ -71,8 +73,40 @@ def _ancestors() -> list[int]:
 
 def child_processes() -> list[int]:
     """The processes this one started (a sweep's workers), read from /proc; empty where it cannot be read."""
-    me = os.getpid()
-    return [int(entry.name) for entry in Path("/proc").glob("[0-9]*") if _parent_of(int(entry.name)) == me]
+    return _descendants(direct_only=True)
+
+
+def descendant_processes() -> list[int]:
+    """The processes this one started, and theirs (submitit's local jobs run under a controller process)."""
+    return _descendants(direct_only=False)
+
+
+def _descendants(direct_only: bool) -> list[int]:
+    parents = {int(entry.name): _parent_of(int(entry.name)) for entry in Path("/proc").glob("[0-9]*")}
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = [] if direct_only else children
+    return found
+
+
+def held_run_locks(pid: int) -> set[str]:
+    """The run directories' lock files process `pid` holds open (each claimed run keeps one until it is
+    recorded), read from /proc; empty when it has ended or /proc cannot be read."""
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return set()
+    held = set()
+    for descriptor in descriptors:
+        try:
+            target = Path(os.readlink(f"/proc/{pid}/fd/{descriptor}"))
+        except OSError:  # closed meanwhile
+            continue
+        if target.name == LOCK_FILE and target.parent.parent.name == RUNS_DIR:
+            held.add(str(target))
+    return held
 
 
 def _parent_of(pid: int) -> int | None:

@@ -11,9 +11,8 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
-from bench.launch.orphans import child_processes
+from bench.launch.orphans import child_processes, descendant_processes, held_run_locks
 
 
 class Terminated(KeyboardInterrupt):
@@ -21,36 +20,50 @@ class Terminated(KeyboardInterrupt):
 
 
 SIGINT_EXIT, SIGTERM_EXIT = 130, 143  # 128 + the signal's number, as a shell reports a process it killed
-WORKERS_GRACE_SECONDS = 5  # how long a launcher waits for its workers to record their runs
+WORKERS_GRACE_SECONDS = 5  # at most how long a launcher waits for its workers to record their runs
 
 
-def stop_on_sigterm(forward_to_workers: bool = False) -> None:
-    """From now on, SIGTERM raises Terminated in this process's main thread (signals reach no other).
+def stop_run_on_signals() -> None:
+    """In a process that trains runs: from now on SIGTERM raises Terminated, and Ctrl-C KeyboardInterrupt as
+    Python does, in its main thread (signals reach no other)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # not the launcher's, when it is the same process
 
-    `forward_to_workers`: in a sweep's launching process, SIGTERM is first passed on to the worker
-    processes it started, which record their runs `interrupted` (a terminal's Ctrl-C reaches them all
-    at once; a `kill` reaches only the launcher), and they get a moment to do so.
+
+def stop_sweep_on_signals() -> None:
+    """In a sweep's launching process: on Ctrl-C or SIGTERM, let its local workers record their runs first.
+
+    A terminal's Ctrl-C reaches every process of the session at once; a `kill` reaches only the
+    launcher, which passes SIGTERM on. Either way the launcher then waits (at most
+    WORKERS_GRACE_SECONDS) until each run its workers held at the signal is recorded and let go, and only
+    then stops, which ends the workers: stopping at once killed a worker still writing its record.
     """
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _forward_and_raise if forward_to_workers else _raise_terminated)
+        signal.signal(signal.SIGTERM, _stop_sweep)
+        signal.signal(signal.SIGINT, _stop_sweep)
 
 
 def _raise_terminated(signum, frame) -> None:
+    # a second SIGTERM changes nothing (Slurm signals every process of a job, and a sweep's launcher passes it on)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
-def _forward_and_raise(signum, frame) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM while passing it on changes nothing
-    workers = child_processes()
-    for pid in workers:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:  # it ended meanwhile
-            pass
+def _stop_sweep(signum, frame) -> None:
+    for repeated in (signal.SIGTERM, signal.SIGINT):  # a second signal while waiting changes nothing
+        signal.signal(repeated, signal.SIG_IGN)
+    held = {pid: held_run_locks(pid) for pid in descendant_processes()}
+    if signum == signal.SIGTERM:
+        for pid in child_processes():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:  # it ended meanwhile
+                pass
     deadline = time.monotonic() + WORKERS_GRACE_SECONDS
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+    while time.monotonic() < deadline and any(held_run_locks(pid) & locks for pid, locks in held.items()):
         time.sleep(0.05)
-    raise Terminated()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def how_stopped(interrupt: KeyboardInterrupt) -> tuple[str, int]:

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from bench.errors import UserError
 from bench.launch.orphans import exit_with_launcher
-from bench.launch.signals import stop_on_sigterm
+from bench.launch.signals import stop_run_on_signals
 from bench.machine.cpu import usable_cores
 from bench.machine.device import resolve_device
 from bench.run.provenance import provenance
@@ -155,7 +155,7 @@ def _run_population(members):
 def _run_population_in_worker(members, singleton_state):
     setup_globals()
     Singleton.set_state(singleton_state)
-    stop_on_sigterm()
+    stop_run_on_signals()
     exit_with_launcher()
     return _run_population(members)
 

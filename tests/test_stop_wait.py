@@ -1,0 +1,32 @@
+"""What a stopped sweep's launcher waits for: the run locks its workers (and their children) hold."""
+import os
+import subprocess
+import sys
+import time
+
+from bench.launch.orphans import child_processes, descendant_processes, held_run_locks
+from bench.run.resume import claim_run_dir
+from conftest import compose_config
+
+
+def test_a_claimed_run_holds_its_lock_until_it_is_recorded(tmp_path):
+    slot = claim_run_dir(compose_config("method=nn", f"output_root={tmp_path}"), {"method": "nn"})
+    assert held_run_locks(os.getpid()) == {str(slot.dir / ".lock")}
+    slot.close(KeyboardInterrupt())
+    assert held_run_locks(os.getpid()) == set()
+
+
+def test_the_launcher_sees_its_workers_children_too():
+    sleeper = "import time; time.sleep(60)"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; "
+                               f"subprocess.Popen([sys.executable, '-c', {sleeper!r}]).wait()"])
+    try:
+        deadline = time.monotonic() + 30
+        while len(descendant_processes()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grandchildren = set(descendant_processes()) - set(child_processes())
+        assert parent.pid in child_processes() and len(grandchildren) == 1
+    finally:
+        for pid in descendant_processes():
+            os.kill(pid, 9)
+        parent.wait()
