@@ -5,6 +5,7 @@ import pytest
 from omegaconf import open_dict
 
 from bench.compression.checkpoint import load_compressed
+from bench.run.resume import run_dir_of
 from bench.training.evaluate import error_rate
 from conftest import compose_config, result_records, run_main
 from datasets.centering import center_inputs
@@ -101,3 +102,25 @@ def test_a_tuning_study_trains_its_parallel_trials_as_one_population(tmp_path):
     assert len(records) == 3 and all(r["status"] == "complete" and r["test_error"] is None for r in records)
     assert {r["population"]["group"] for r in records} == {records[0]["population"]["group"]}
     assert len({r["hparams"]["train"]["lr"] for r in records}) == 3  # trials with their own hyperparameters
+
+
+@pytest.mark.parametrize("record, outcome", [
+    ({"status": "complete", "test_error": 0.1}, {"status": "complete", "test_error": 0.1}),
+    ({"status": "failed", "error": "ValueError: budget too small"}, "ValueError: budget too small"),
+    ({"status": "interrupted"}, "ended with the run interrupted"),
+    (None, "ended with the run not recorded"),
+])
+def test_a_slurm_population_member_s_outcome_is_read_from_its_record(tmp_path, record, outcome):
+    from hydra_plugins.population_launcher.population_launcher import _recorded_outcome
+    from tasks.population import MemberJob
+
+    member = MemberJob(compose_config("dataset=mnist5k_tiny", f"output_root={tmp_path}"), {})
+    if record is not None:
+        run_dir = run_dir_of(tmp_path, member.cfg)
+        run_dir.mkdir(parents=True)
+        (run_dir / "result.json").write_text(json.dumps(record))
+    found = _recorded_outcome(member, "123_0")
+    if isinstance(outcome, dict):
+        assert found == outcome
+    else:
+        assert isinstance(found, RuntimeError) and outcome in str(found)

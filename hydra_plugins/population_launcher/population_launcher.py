@@ -35,6 +35,7 @@ from bench.launch.signals import stop_run_on_signals
 from bench.machine.cpu import usable_cores
 from bench.machine.device import resolve_device
 from bench.run.provenance import provenance
+from bench.run.resume import FINAL_STATUSES, read_record, run_dir_of
 from bench.run.setting_checks import POSITIVE_INT, POSITIVE_NUMBER, check_settings
 from bench.run.task import start_record
 from bench.storage.files import file_system_problem
@@ -161,9 +162,10 @@ def _run_population_in_worker(members, singleton_state):
 
 
 def _run_on_slurm(population_jobs: list, singleton_state, sweep_dir: Path, slurm: DictConfig) -> list:
-    """Each population one task of a Slurm job array; per population, its members' outcomes, or for each
-    member the error that ended the job (cancelled, out of time: its unfinished members stay `running` or
-    `interrupted`, and launching the sweep again redoes them)."""
+    """Each population one task of a Slurm job array; per population, its members' outcomes, read from
+    their records (JSON) once the job has ended, never from submitit's result pickle: a file read back is
+    data. A member a job left unfinished (cancelled, out of time: `running` or `interrupted`) ends with
+    an error saying so, and launching the sweep again redoes it."""
     import submitit
 
     executor = submitit.AutoExecutor(folder=sweep_dir / ".submitit" / "%j", cluster="slurm")
@@ -176,12 +178,22 @@ def _run_on_slurm(population_jobs: list, singleton_state, sweep_dir: Path, slurm
     log.info("%d populations submitted to Slurm: job array %s", len(slurm_jobs), slurm_jobs[0].job_id.split("_")[0])
     results = []
     for slurm_job, members in zip(slurm_jobs, population_jobs):
-        try:
-            results.append(slurm_job.result())
-        except Exception as err:
-            log.error("population job %s ended without its results: %s", slurm_job.job_id, str(err).splitlines()[0])
-            results.append([err] * len(members))
+        slurm_job.wait()
+        results.append([_recorded_outcome(member, slurm_job.job_id) for member in members])
     return results
+
+
+def _recorded_outcome(member, job_id: str) -> dict | Exception:
+    """A member's record once its job has ended, or the error that its record (or its absence) tells."""
+    record = read_record(run_dir_of(member.cfg.output_root, member.cfg))
+    status = record.get("status") if record else "not recorded"
+    if status in FINAL_STATUSES:
+        return record
+    if status == "failed":
+        return RuntimeError(record.get("error", "failed"))
+    log.error("population job %s ended before its run %s did (%s); launching the sweep again redoes it",
+              job_id, run_dir_of(member.cfg.output_root, member.cfg).name, status)
+    return RuntimeError(f"Slurm job {job_id} ended with the run {status}")
 
 
 def _on_cpu(cfg: DictConfig) -> bool:
