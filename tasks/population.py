@@ -73,7 +73,7 @@ def _task_config(cfg: DictConfig) -> DictConfig:
 
 
 def _end_all(members: list[tuple[int, RunSlot]], error: BaseException, outcomes: list) -> None:
-    """End every member's claim with the error that ended them all, and make it their outcome."""
+    """End every member's claim not yet ended with the error that ended them all, and make it their outcome."""
     for i, slot in members:
         slot.close(error)
         outcomes[i] = error
@@ -97,8 +97,7 @@ def run_population(jobs: list[MemberJob]) -> list[dict | BaseException]:
         if claimed:
             _train([(i, jobs[i], slot) for i, slot in claimed], outcomes)
     except BaseException as err:  # Ctrl-C, SIGTERM or a failed shared fit: members not yet ended end with it
-        for _, slot in claimed:
-            slot.close(err)
+        _end_all(claimed, err, outcomes)
         raise
     return outcomes
 

@@ -20,13 +20,14 @@ def test_the_launcher_sees_its_workers_children_too():
     sleeper = "import time; time.sleep(60)"
     parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; "
                                f"subprocess.Popen([sys.executable, '-c', {sleeper!r}]).wait()"])
+    grandchildren: set[int] = set()
     try:
         deadline = time.monotonic() + 30
-        while len(descendant_processes()) < 2 and time.monotonic() < deadline:
+        while not grandchildren and time.monotonic() < deadline:
             time.sleep(0.05)
-        grandchildren = set(descendant_processes()) - set(child_processes())
+            grandchildren = set(descendant_processes()) - set(child_processes())
         assert parent.pid in child_processes() and len(grandchildren) == 1
     finally:
-        for pid in descendant_processes():
+        for pid in [*grandchildren, parent.pid]:  # only what this test started
             os.kill(pid, 9)
         parent.wait()

@@ -185,14 +185,15 @@ def _run_on_slurm(population_jobs: list, singleton_state, sweep_dir: Path, slurm
 
 def _recorded_outcome(member, job_id: str) -> dict | Exception:
     """A member's record once its job has ended, or the error that its record (or its absence) tells."""
-    record = read_record(run_dir_of(member.cfg.output_root, member.cfg))
+    run_dir = run_dir_of(member.cfg.output_root, member.cfg)
+    record = read_record(run_dir)
     status = record.get("status") if record else "not recorded"
     if status in FINAL_STATUSES:
         return record
     if status == "failed":
         return RuntimeError(record.get("error", "failed"))
     log.error("population job %s ended before its run %s did (%s); launching the sweep again redoes it",
-              job_id, run_dir_of(member.cfg.output_root, member.cfg).name, status)
+              job_id, run_dir.name, status)
     return RuntimeError(f"Slurm job {job_id} ended with the run {status}")
 
 
