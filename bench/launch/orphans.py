@@ -71,23 +71,14 @@ def _ancestors() -> list[int]:
     return chain
 
 
-def child_processes() -> list[int]:
-    """The processes this one started (a sweep's workers), read from /proc; empty where it cannot be read."""
-    return _descendants(direct_only=True)
-
-
 def descendant_processes() -> list[int]:
-    """The processes this one started, and theirs (submitit's local jobs run under a controller process)."""
-    return _descendants(direct_only=False)
-
-
-def _descendants(direct_only: bool) -> list[int]:
+    """The processes this one started, and theirs (submitit's local jobs run under a controller process),
+    read from /proc; empty where it cannot be read."""
     parents = {int(entry.name): _parent_of(int(entry.name)) for entry in Path("/proc").glob("[0-9]*")}
-    found, frontier = [], [os.getpid()]
-    while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = [] if direct_only else children
+    found, generation = [], [os.getpid()]
+    while generation:
+        generation = [pid for pid, parent in parents.items() if parent in generation]
+        found += generation
     return found
 
 

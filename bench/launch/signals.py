@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 
-from bench.launch.orphans import child_processes, descendant_processes, held_run_locks
+from bench.launch.orphans import descendant_processes, held_run_locks
 
 
 class Terminated(KeyboardInterrupt):
@@ -21,6 +21,7 @@ class Terminated(KeyboardInterrupt):
 
 SIGINT_EXIT, SIGTERM_EXIT = 130, 143  # 128 + the signal's number, as a shell reports a process it killed
 WORKERS_GRACE_SECONDS = 5  # at most how long a launcher waits for its workers to record their runs
+SIGNAL_AGAIN_SECONDS = 0.5  # how often it signals a worker that still holds its run meanwhile
 
 
 def stop_run_on_signals() -> None:
@@ -45,8 +46,6 @@ def stop_sweep_on_signals() -> None:
 
 
 def _raise_terminated(signum, frame) -> None:
-    # a second SIGTERM changes nothing (Slurm signals every process of a job, and a sweep's launcher passes it on)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
@@ -54,15 +53,25 @@ def _stop_sweep(signum, frame) -> None:
     for repeated in (signal.SIGTERM, signal.SIGINT):  # a second signal while waiting changes nothing
         signal.signal(repeated, signal.SIG_IGN)
     held = {pid: held_run_locks(pid) for pid in descendant_processes()}
-    if signum == signal.SIGTERM:
-        for pid in child_processes():
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:  # it ended meanwhile
-                pass
-    deadline = time.monotonic() + WORKERS_GRACE_SECONDS
-    while time.monotonic() < deadline and any(held_run_locks(pid) & locks for pid, locks in held.items()):
+    now = time.monotonic()
+    deadline = now + WORKERS_GRACE_SECONDS
+    # SIGTERM is passed on at once; a Ctrl-C reached the workers itself. Either is sent again to a worker
+    # still holding its run: an interrupt raised where a library swallows exceptions (seen about once in
+    # 15 stops on a loaded machine) leaves the run training.
+    send_at = now if signum == signal.SIGTERM else now + SIGNAL_AGAIN_SECONDS
+    while now < deadline:
+        holding = [pid for pid, locks in held.items() if held_run_locks(pid) & locks]
+        if not holding:
+            break
+        if now >= send_at:
+            for pid in holding:
+                try:
+                    os.kill(pid, signum)
+                except OSError:  # it ended meanwhile
+                    pass
+            send_at = now + SIGNAL_AGAIN_SECONDS
         time.sleep(0.05)
+        now = time.monotonic()
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
